@@ -1,0 +1,45 @@
+"""Choosing a backend by name: ``wasmtime``, ``pywasm`` or ``auto``."""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import BackendUnavailable
+from .executor import Backend
+
+BACKENDS: dict[str, tuple[str, str]] = {
+    "wasmtime": ("sysinspect_wasm_production", "WasmtimeBackend"),
+    "pywasm": ("sysinspect_wasm_reference", "PywasmBackend"),
+}
+AUTO = "auto"
+BACKEND_CHOICES = (AUTO, *BACKENDS)
+
+
+def _load(name: str) -> Backend:
+    package, cls_name = BACKENDS[name]
+    try:
+        module = importlib.import_module(package)
+    except ImportError as exc:
+        missing = exc.name or package
+        raise BackendUnavailable(
+            f"the {name} backend is unavailable: cannot import {missing!r} ({exc}); "
+            f"install it or choose another backend ({', '.join(n for n in BACKENDS if n != name)})"
+        ) from None
+    backend: Backend = getattr(module, cls_name)()
+    return backend
+
+
+def get_backend(name: str = AUTO) -> Backend:
+    """The backend called ``name``; ``auto`` prefers wasmtime and falls back to pywasm.
+
+    Raises :class:`BackendUnavailable` with a one-line reason when the named
+    backend cannot be imported, and ``ValueError`` for an unknown name.
+    """
+    if name == AUTO:
+        try:
+            return _load("wasmtime")
+        except BackendUnavailable:
+            return _load("pywasm")
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKEND_CHOICES)}")
+    return _load(name)

@@ -1,0 +1,56 @@
+"""Running host commands for ``api.exec``: the runner protocol and the real runner."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from typing import Protocol
+
+EXIT_CANNOT_START = 127
+EXIT_TIMED_OUT = 124
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What a finished host command produced."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def as_json(self) -> dict[str, object]:
+        """The object ``api.exec`` writes back: exit_code, stdout, stderr."""
+        return {"exit_code": self.exit_code, "stdout": self.stdout, "stderr": self.stderr}
+
+
+class CommandRunner(Protocol):
+    """Runs ``argv`` (no shell) in ``cwd`` within ``timeout`` seconds."""
+
+    def __call__(self, argv: list[str], cwd: str | None, timeout: float | None) -> CommandOutcome: ...
+
+
+def run_host_command(argv: list[str], cwd: str | None, timeout: float | None) -> CommandOutcome:
+    """Run a real host command without a shell; stdin is empty.
+
+    A command that cannot be started gives exit code 127 with the error text
+    as stderr (as upstream does); one that outlives ``timeout`` is killed and
+    gives exit code 124.
+    """
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return CommandOutcome(EXIT_TIMED_OUT, "", f"command timed out after {timeout:.3g} s: {argv[0]}")
+    except (OSError, ValueError) as exc:
+        return CommandOutcome(EXIT_CANNOT_START, "", f"cannot start {argv[0]!r}: {exc}")
+    return CommandOutcome(
+        done.returncode,
+        done.stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
+    )

@@ -1,0 +1,115 @@
+"""What a run produced: RunResult, HostCall and raw Wasm values."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from .traps import Trap
+
+
+@dataclass(frozen=True)
+class HostCall:
+    """One call the guest made into the ``api`` namespace.
+
+    ``args`` are the raw i32 arguments; ``request`` is the decoded input the
+    call carried (log text, exec request, JSON pointer), ``output`` the bytes
+    written back into guest memory, ``result`` the i32 returned (``None`` for
+    functions without a result).
+    """
+
+    function: str
+    args: tuple[int, ...]
+    request: str | None = None
+    output: bytes | None = None
+    result: int | None = None
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run, the same shape on every backend."""
+
+    exit_code: int | None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    trap: Trap | None = None
+    host_calls: list[HostCall] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the guest finished on its own with exit code 0."""
+        return self.trap is None and self.exit_code == 0
+
+
+VALUE_TYPES = ("i32", "i64", "f32", "f64", "v128", "funcref", "externref")
+
+
+@dataclass(frozen=True)
+class Value:
+    """A raw WebAssembly value: its type and its bit pattern as an unsigned int.
+
+    Floats are kept as bits so that NaN payloads can be compared (or
+    deliberately canonicalised) exactly. References carry only nullness:
+    ``bits`` is 0 for null and 1 otherwise.
+    """
+
+    type: str
+    bits: int
+
+    def __post_init__(self) -> None:
+        if self.type not in VALUE_TYPES:
+            raise ValueError(f"unknown value type {self.type!r}")
+
+    @classmethod
+    def i32(cls, n: int) -> Value:
+        """An i32 from a signed or unsigned Python int."""
+        return cls("i32", n & 0xFFFF_FFFF)
+
+    @classmethod
+    def i64(cls, n: int) -> Value:
+        """An i64 from a signed or unsigned Python int."""
+        return cls("i64", n & 0xFFFF_FFFF_FFFF_FFFF)
+
+    @classmethod
+    def f32(cls, x: float) -> Value:
+        """An f32 from a Python float (rounded to single precision)."""
+        return cls("f32", struct.unpack("<I", struct.pack("<f", x))[0])
+
+    @classmethod
+    def f64(cls, x: float) -> Value:
+        """An f64 from a Python float."""
+        return cls("f64", struct.unpack("<Q", struct.pack("<d", x))[0])
+
+    def signed(self) -> int:
+        """The integer value as a signed number (i32 and i64 only)."""
+        width = {"i32": 32, "i64": 64}.get(self.type)
+        if width is None:
+            raise TypeError(f"{self.type} is not an integer type")
+        return self.bits - (1 << width) if self.bits >> (width - 1) else self.bits
+
+    def as_float(self) -> float:
+        """The float value (f32 and f64 only)."""
+        if self.type == "f32":
+            return float(struct.unpack("<f", struct.pack("<I", self.bits))[0])
+        if self.type == "f64":
+            return float(struct.unpack("<d", struct.pack("<Q", self.bits))[0])
+        raise TypeError(f"{self.type} is not a float type")
+
+    def __str__(self) -> str:
+        if self.type in ("i32", "i64"):
+            return f"{self.type}:{self.signed()}"
+        if self.type in ("f32", "f64"):
+            return f"{self.type}:{self.as_float()!r}(0x{self.bits:x})"
+        return f"{self.type}:0x{self.bits:x}"
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """An export of an instance: its name, kind and, for functions, its signature."""
+
+    name: str
+    kind: str  # "func", "memory", "global", "table"
+    params: tuple[str, ...] = ()
+    results: tuple[str, ...] = ()
