@@ -1,0 +1,256 @@
+"""The reference backend: the executor interface on the rewritten pywasm interpreter."""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sysinspect_wasm.errors import GuestTrap, ModuleLoadError, WasmRuntimeError
+from sysinspect_wasm.executor import Backend, Instance, Module
+from sysinspect_wasm.hostapi import HostApi
+from sysinspect_wasm.result import ExportInfo, RunResult, Value
+from sysinspect_wasm.spec import Limits, RunSpec
+from sysinspect_wasm.traps import Trap, TrapKind
+
+from .hostbinding import bind_host_api
+from .loader import ENGINE
+from .memory import CheckedStore
+from .signals import DeadlineExceeded, GuestExit, GuestStop
+from .traps import classify
+from .validation import KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, check_module
+from .values import from_pywasm, to_pywasm, type_name
+from .wasi import CappedOutput, ConfinedWasi
+from .watchdog import Watchdog
+
+KIND_NAMES = {0x00: "func", 0x01: "table", 0x02: "memory", 0x03: "global"}
+START = "_start"
+
+
+def _new_runtime(limits: Limits) -> Any:
+    runtime = ENGINE.core.Runtime()
+    runtime.machine.store = CheckedStore()
+    runtime.machine.memory_ceiling_pages = limits.memory_pages
+    return runtime
+
+
+def _deadline(limits: Limits, started: float) -> float | None:
+    return None if limits.timeout is None else started + limits.timeout
+
+
+def _memory_over_ceiling(desc: Any, limits: Limits) -> Trap | None:
+    """A module whose initial memory is already past the ceiling never starts."""
+    for memory in desc.mems:
+        if memory.limits.n > limits.memory_pages:
+            return Trap(
+                TrapKind.MEMORY_LIMIT,
+                f"initial memory of {memory.limits.n} pages exceeds the ceiling of {limits.memory_pages} pages",
+            )
+    return None
+
+
+def _link_error(desc: Any, runtime: Any) -> Trap | None:
+    """The first import we cannot satisfy with a function of the same type, if any."""
+    for imp in desc.imps:
+        provided = runtime.imports.get(imp.module, {}).get(imp.name)
+        if imp.kind != KIND_FUNC or provided is None:
+            kind = KIND_NAMES.get(imp.kind, "item")
+            return Trap(TrapKind.LINK_ERROR, f"unknown import: `{imp.module}::{imp.name}` ({kind}) has not been defined")
+        if runtime.machine.store.func[provided.data].type != desc.type[imp.desc]:
+            return Trap(TrapKind.LINK_ERROR, f"incompatible import type for `{imp.module}::{imp.name}`")
+    return None
+
+
+def _export(instance: Any, name: str, kind: int) -> int:
+    for export in instance.exps:
+        if export.name == name and export.data.kind == kind:
+            address: int = export.data.data
+            return address
+    raise KeyError(f"no exported {KIND_NAMES[kind]} named {name!r}")
+
+
+def _reset(machine: Any) -> None:
+    machine.stack.frame.clear()
+    machine.stack.label.clear()
+    machine.stack.value.clear()
+
+
+class PywasmModule(Module):
+    """A module parsed once; every run instantiates it afresh."""
+
+    def __init__(self, name: str, desc: Any) -> None:
+        self.name = name
+        self._desc = desc
+
+    def run(self, spec: RunSpec) -> RunResult:
+        """Run ``_start`` as a WASI command under ``spec``; every guest failure is a trap in the result."""
+        started = time.monotonic()
+        limits = spec.limits
+        deadline = _deadline(limits, started)
+        api = HostApi(spec.host, deadline=deadline)
+        stdout = CappedOutput("stdout", limits.stdout_bytes)
+        stderr = CappedOutput("stderr", limits.stderr_bytes)
+        try:
+            wasi = ConfinedWasi(spec.argv, spec.env, spec.stdin, stdout, stderr, spec.preopens, deadline)
+        except OSError as exc:
+            raise WasmRuntimeError(f"cannot preopen a directory for module {self.name!r}: {exc}") from exc
+        exit_code: int | None = None
+        trap: Trap | None = None
+        try:
+            with Watchdog(deadline):
+                exit_code, trap = self._start(wasi, api, limits)
+        except DeadlineExceeded as exc:
+            exit_code, trap = None, classify(exc, None)
+        finally:
+            wasi.close()
+        return RunResult(
+            exit_code=exit_code,
+            stdout=bytes(stdout.data),
+            stderr=bytes(stderr.data),
+            trap=trap,
+            host_calls=api.calls,
+            logs=api.logs,
+            elapsed=time.monotonic() - started,
+        )
+
+    def _start(self, wasi: ConfinedWasi, api: HostApi, limits: Limits) -> tuple[int | None, Trap | None]:
+        desc = self._desc
+        trap = _memory_over_ceiling(desc, limits)
+        if trap:
+            return None, trap
+        runtime = _new_runtime(limits)
+        wasi.bind(runtime)
+        bind_host_api(runtime, api)
+        trap = _link_error(desc, runtime)
+        if trap:
+            return None, trap
+        machine = runtime.machine
+        try:
+            instance = runtime.instance(desc)
+            try:
+                address = _export(instance, START, KIND_FUNC)
+            except KeyError:
+                return None, Trap(TrapKind.LINK_ERROR, f"module {self.name!r} exports no function {START!r}")
+            func_type = machine.store.func[address].type
+            if func_type.args or func_type.rets:
+                return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
+            machine.invocate(address, [])
+        except GuestExit as exc:
+            return exc.code, None
+        except (GuestStop, Exception) as exc:
+            # Exception too: a pywasm bug must come back as a trap, never escape run()
+            return None, classify(exc, machine)
+        return 0, None
+
+    def instantiate(self, limits: Limits | None = None) -> PywasmInstance:
+        """A bare instance (no WASI, no host API); the module must import nothing."""
+        limits = limits or Limits()
+        desc = self._desc
+        if desc.imps:
+            first = desc.imps[0]
+            raise ModuleLoadError(
+                f"module {self.name!r} imports `{first.module}::{first.name}`: a bare instance has no imports",
+                TrapKind.LINK_ERROR,
+            )
+        trap = _memory_over_ceiling(desc, limits)
+        if trap:
+            raise GuestTrap(trap)
+        runtime = _new_runtime(limits)
+        instance = _guarded(runtime.machine, limits, lambda: runtime.instance(desc))
+        return PywasmInstance(runtime, instance, limits)
+
+
+def _guarded(machine: Any, limits: Limits, action: Any) -> Any:
+    """Run ``action`` under the time limit; a trap raises :class:`GuestTrap`, the machine is left clean."""
+    trap: Trap | None = None
+    result: Any = None
+    try:
+        with Watchdog(_deadline(limits, time.monotonic())):
+            try:
+                result = action()
+            except (GuestStop, Exception) as exc:
+                trap = classify(exc, machine)
+    except DeadlineExceeded as exc:
+        trap = classify(exc, machine)
+    if trap is not None:
+        _reset(machine)
+        raise GuestTrap(trap)
+    return result
+
+
+class PywasmInstance(Instance):
+    """A bare instance: call exports with raw values, read globals and memory."""
+
+    def __init__(self, runtime: Any, instance: Any, limits: Limits) -> None:
+        self._runtime = runtime
+        self._instance = instance
+        self._limits = limits
+
+    @property
+    def _store(self) -> Any:
+        return self._runtime.machine.store
+
+    def exports(self) -> list[ExportInfo]:
+        """Every export in module order, with function signatures."""
+        infos = []
+        for export in self._instance.exps:
+            kind = KIND_NAMES[export.data.kind]
+            if export.data.kind == KIND_FUNC:
+                func_type = self._store.func[export.data.data].type
+                infos.append(ExportInfo(export.name, kind, tuple(map(type_name, func_type.args)), tuple(map(type_name, func_type.rets))))
+            else:
+                infos.append(ExportInfo(export.name, kind))
+        return infos
+
+    def call(self, name: str, args: Sequence[Value]) -> list[Value]:
+        """Call exported function ``name``; a trap raises :class:`GuestTrap`."""
+        address = _export(self._instance, name, KIND_FUNC)
+        func_type = self._store.func[address].type
+        expected = tuple(map(type_name, func_type.args))
+        given = tuple(a.type for a in args)
+        if given != expected:
+            raise TypeError(f"{name} takes {expected}, not {given}")
+        values = [to_pywasm(a) for a in args]
+        machine = self._runtime.machine
+        results = _guarded(machine, self._limits, lambda: machine.invocate(address, values))
+        return [from_pywasm(r) for r in results]
+
+    def global_value(self, name: str) -> Value:
+        """The current value of exported global ``name``."""
+        return from_pywasm(self._store.glob[_export(self._instance, name, KIND_GLOBAL)].data)
+
+    def memory(self, name: str) -> bytes:
+        """A copy of exported memory ``name``."""
+        return bytes(self._store.mems[_export(self._instance, name, KIND_MEMORY)].data)
+
+
+class PywasmBackend(Backend):
+    """The reference backend: pure Python, slow, the oracle for differential testing."""
+
+    name: ClassVar[str] = "pywasm"
+
+    def load(self, wasm: bytes | Path, *, name: str | None = None) -> PywasmModule:
+        """Parse (once) and check a module; invalid bytes raise :class:`ModuleLoadError` naming it."""
+        if isinstance(wasm, Path):
+            name = name or wasm.stem
+            try:
+                data = wasm.read_bytes()
+            except OSError as exc:
+                raise ModuleLoadError(f"cannot read module {name!r} from {wasm}: {exc}") from None
+        else:
+            data = bytes(wasm)
+        name = name or "module"
+        reader = io.BytesIO(data)
+        try:
+            desc = ENGINE.core.ModuleDesc.from_reader(reader)
+            if reader.read(1):
+                raise ValueError("unparsed bytes after the last section (pywasm reads at most 32 sections)")
+            check_module(desc)
+        except Exception as exc:
+            raise ModuleLoadError(f"module {name!r} is not a valid WebAssembly module: {type(exc).__name__}: {exc}") from None
+        return PywasmModule(name, desc)
+
+
+
