@@ -1,0 +1,168 @@
+"""Stopping guests through epoch interruption: per-store decisions on an engine-wide clock.
+
+Wasmtime checks the engine's epoch at every function entry and loop
+back-edge; when it has reached the store's deadline, it calls the store's
+epoch-deadline callback. Every store gets a deadline of one tick and a
+callback that asks the store's own :class:`Interrupt` whether to stop:
+
+* an engine-wide ticker thread increments the epoch every
+  :data:`TICK_SECONDS` while at least one timed run is active, so a guest
+  spinning in a loop reaches its callback within a tick of its deadline;
+* anything that must stop a guest right now (an output cap overflowed, the
+  runner gave up waiting) records the reason in the Interrupt and increments
+  the epoch once.
+
+Because each callback only consults its own Interrupt, increments caused by
+other runs merely cost a callback and a "carry on": concurrent runs on the
+same engine never interrupt each other wrongly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import wasmtime
+from wasmtime import _ffi as ffi
+
+from sysinspect_wasm.traps import Trap, TrapKind
+
+TICK_SECONDS = 0.01
+"""How often the ticker advances the epoch while a timed run is active."""
+
+_CONTINUE = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+
+_DeadlineCallback = ctypes.CFUNCTYPE(
+    ctypes.c_size_t,
+    ctypes.POINTER(ffi.wasmtime_context_t),
+    ctypes.c_void_p,
+    ctypes.POINTER(ctypes.c_uint64),
+    ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
+)
+_Finalizer = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+
+
+class Interrupt:
+    """Whether one store's guest must stop, and why.
+
+    ``deadline`` is a :func:`time.monotonic` value (``None``: no time limit).
+    The first reason recorded wins; it is what the run reports.
+    """
+
+    def __init__(self, engine: wasmtime.Engine, deadline: float | None = None) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self.deadline = deadline
+        self.reason: Trap | None = None
+
+    def rearm(self, deadline: float | None) -> None:
+        """Start over for a new call: no reason to stop, and a new deadline."""
+        with self._lock:
+            self.reason = None
+            self.deadline = deadline
+
+    def stop(self, kind: TrapKind, message: str) -> None:
+        """Stop the guest at its next epoch check (the first reason given wins)."""
+        with self._lock:
+            if self.reason is None:
+                self.reason = Trap(kind, message)
+        self._engine.increment_epoch()
+
+    def should_stop(self) -> bool:
+        """True when the guest must stop now; a passed deadline becomes the reason ``timeout``."""
+        if self.reason is not None:
+            return True
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            with self._lock:
+                if self.reason is None:
+                    self.reason = Trap(TrapKind.TIMEOUT, "the guest ran past its time limit")
+            return True
+        return False
+
+
+# Stores find their Interrupt through the callback's data pointer: a key into
+# this table (a Python object cannot cross into C safely by address).
+_INTERRUPTS: dict[int, Interrupt] = {}
+_KEYS = itertools.count(1)
+_STOP_MESSAGE = b"sysinspect: guest stopped by the host"
+
+
+def _stop_error() -> int:
+    error = ffi.wasmtime_error_new(_STOP_MESSAGE)
+    address: int = ctypes.cast(error, ctypes.c_void_p).value or 0
+    return address
+
+
+def _on_deadline(context: object, data: int | None, delta: Any, kind: Any) -> int:
+    # Runs inside wasmtime on the guest's thread: it must never raise.
+    try:
+        interrupt = _INTERRUPTS.get(data or 0)
+        if interrupt is None or not interrupt.should_stop():
+            delta[0] = 1
+            kind[0] = _CONTINUE
+            return 0
+        return _stop_error()
+    except BaseException:
+        return _stop_error()
+
+
+def _forget(data: int | None) -> None:
+    _INTERRUPTS.pop(data or 0, None)
+
+
+# module-level, so the C function pointers live as long as any store using them
+_ON_DEADLINE = _DeadlineCallback(_on_deadline)
+_FORGET = _Finalizer(_forget)
+
+
+class EpochClock:
+    """The epoch ticker of one engine, and the wiring of stores to their Interrupts."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine
+        self._condition = threading.Condition()
+        self._timed_runs = 0
+        self._thread: threading.Thread | None = None
+        # a forked child has no ticker thread (nor the parent's runs): start afresh there
+        os.register_at_fork(after_in_child=self._forget_thread)
+
+    def _forget_thread(self) -> None:
+        self._condition = threading.Condition()
+        self._timed_runs = 0
+        self._thread = None
+
+    def attach(self, store: wasmtime.Store, interrupt: Interrupt) -> None:
+        """Make ``store`` consult ``interrupt`` at every epoch tick (required before running any code)."""
+        key = next(_KEYS)
+        _INTERRUPTS[key] = interrupt
+        ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _ON_DEADLINE, ctypes.c_void_p(key), _FORGET)
+        store.set_epoch_deadline(1)
+
+    @contextmanager
+    def ticking(self) -> Iterator[None]:
+        """Keep the epoch advancing for the duration of a timed run or call."""
+        with self._condition:
+            self._timed_runs += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._tick, name="sysinspect-wasm-epoch", daemon=True)
+                self._thread.start()
+            self._condition.notify_all()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._timed_runs -= 1
+
+    def _tick(self) -> None:
+        while True:
+            with self._condition:
+                while self._timed_runs == 0:
+                    self._condition.wait()
+            time.sleep(TICK_SECONDS)
+            self._engine.increment_epoch()

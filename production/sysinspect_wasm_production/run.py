@@ -1,0 +1,177 @@
+"""One WASI command run on wasmtime: store, WASI context, host API, limits, and the result.
+
+A run without a time limit executes on the caller's thread. A timed run
+executes on a worker thread, because epoch interruption only stops guest
+code: a guest blocked inside a host call (a WASI ``poll_oneoff`` sleep, which
+wasmtime does not interrupt) would otherwise hold the caller past its
+deadline. The caller waits until the deadline plus :data:`GRACE_SECONDS`; a
+guest still running then is reported as ``timeout`` and abandoned. Its worker
+thread (a daemon) keeps the store, its memory and its open preopen
+descriptors until the blocking call returns, then traps at its next epoch
+check and releases them; nothing it does afterwards reaches the returned
+result. A process that exits meanwhile takes the thread down with it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+
+import wasmtime
+
+from sysinspect_wasm.errors import WasmRuntimeError
+from sysinspect_wasm.hostapi import HostApi
+from sysinspect_wasm.result import RunResult
+from sysinspect_wasm.spec import WASM_PAGE, RunSpec
+from sysinspect_wasm.traps import Trap, TrapKind
+
+from . import values
+from .epoch import Interrupt
+from .hostbind import bind_host_api
+from .output import CappedOutput
+from .program import Program, annotate, memory_over_ceiling
+from .traps import classify
+
+GRACE_SECONDS = 0.3
+"""How long past its deadline a timed run may take to unwind before it is abandoned."""
+
+START = "_start"
+
+Outcome = tuple[int | None, Trap | None]
+
+
+class WasiRun:
+    """The state of one run: its limits, captured output, host API and outcome."""
+
+    def __init__(self, program: Program, spec: RunSpec, started: float) -> None:
+        self.program = program
+        self.spec = spec
+        limits = spec.limits
+        self.deadline = None if limits.timeout is None else started + limits.timeout
+        self.interrupt = Interrupt(program.handle.engine, self.deadline)
+        self.api = HostApi(spec.host, deadline=self.deadline)
+        self.stdout = CappedOutput("stdout", limits.stdout_bytes, self.interrupt)
+        self.stderr = CappedOutput("stderr", limits.stderr_bytes, self.interrupt)
+        self.outcome: Outcome | None = None
+        self.failure: BaseException | None = None
+        self.finished = threading.Event()
+
+    def execute(self) -> None:
+        """Run the guest to its end; records the outcome, or the failure of our own code."""
+        try:
+            self.outcome = self._execute()
+        except BaseException as exc:
+            self.failure = exc
+        finally:
+            self.finished.set()
+
+    def result(self, outcome: Outcome, started: float) -> RunResult:
+        """The RunResult for ``outcome``, with copies of what was captured so far."""
+        exit_code, trap = outcome
+        return RunResult(
+            exit_code=exit_code,
+            stdout=self.stdout.value(),
+            stderr=self.stderr.value(),
+            trap=None if trap is None else annotate(self.program, trap),
+            host_calls=list(self.api.calls),
+            logs=list(self.api.logs),
+            elapsed=time.monotonic() - started,
+        )
+
+    def _wasi_config(self) -> wasmtime.WasiConfig:
+        spec = self.spec
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = list(spec.argv)
+        wasi.env = list(spec.env.items())
+        if spec.stdin:
+            # wasmtime opens the file right away; the open descriptor outlives the name
+            fd, path = tempfile.mkstemp(prefix="sysinspect-wasm-stdin-")
+            try:
+                with os.fdopen(fd, "wb") as file:
+                    file.write(spec.stdin)
+                wasi.stdin_file = path
+            finally:
+                os.unlink(path)
+        wasi.stdout_custom = self.stdout.write
+        wasi.stderr_custom = self.stderr.write
+        for preopen in spec.preopens:
+            try:
+                wasi.preopen_dir(str(preopen.host_path), preopen.guest_path, fs_mutable=preopen.writable)
+            except wasmtime.WasmtimeError as exc:
+                raise WasmRuntimeError(
+                    f"cannot preopen a directory for module {self.program.name!r}: {preopen.host_path}: {exc}"
+                ) from None
+        return wasi
+
+    def _stopped(self, exc: Exception, *, linking: bool = False) -> Outcome:
+        if self.interrupt.reason is not None:  # our own reason to stop wins
+            return None, self.interrupt.reason
+        if isinstance(exc, wasmtime.ExitTrap):
+            return exc.code, None
+        return None, classify(exc, self.program.guards, linking=linking)
+
+    def _execute(self) -> Outcome:
+        program = self.program
+        ceiling = self.spec.limits.memory_pages
+        over = memory_over_ceiling(program, ceiling)
+        if over is not None:
+            return None, over
+        engine = program.handle.engine
+        store = wasmtime.Store(engine)
+        linker: wasmtime.Linker | None = None
+        try:
+            program.handle.clock.attach(store, self.interrupt)
+            store.set_limits(memory_size=ceiling * WASM_PAGE)
+            store.set_wasi(self._wasi_config())
+            linker = wasmtime.Linker(engine)
+            linker.define_wasi()
+            bind_host_api(linker, self.api)
+            try:
+                instance = linker.instantiate(store, program.module)
+            except wasmtime.WasmtimeError as exc:  # Trap is not a WasmtimeError
+                return self._stopped(exc, linking=True)
+            except wasmtime.Trap as exc:
+                return self._stopped(exc, linking=True)
+            start = instance.exports(store).get(START)
+            if not isinstance(start, wasmtime.Func):
+                return None, Trap(TrapKind.LINK_ERROR, f"module {program.name!r} exports no function {START!r}")
+            found = program.export_signature(START)
+            signature = found[1] if found else None
+            if signature is not None and (signature.params or signature.results):
+                return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
+            try:  # (without a known signature, wasmtime itself refuses a mismatched call)
+                values.call(store, start, [], [], [])
+            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                return self._stopped(exc)
+            if self.interrupt.reason is not None:  # e.g. an output cap passed just before the end
+                return None, self.interrupt.reason
+            return 0, None
+        finally:
+            if linker is not None:
+                linker.close()
+            # closing here, on a live interpreter, also releases the WASI context's
+            # output callbacks; left to garbage collection at interpreter exit,
+            # wasmtime's I/O thread would call into a finalizing interpreter
+            store.close()
+
+
+def run_program(program: Program, spec: RunSpec) -> RunResult:
+    """Run ``program``'s ``_start`` under ``spec``; guest failures come back as traps."""
+    started = time.monotonic()
+    run = WasiRun(program, spec, started)
+    if run.deadline is None:
+        run.execute()
+    else:
+        with program.handle.clock.ticking():
+            worker = threading.Thread(target=run.execute, name=f"sysinspect-wasm-{program.name}", daemon=True)
+            worker.start()
+            run.finished.wait(max(0.0, run.deadline - time.monotonic()) + GRACE_SECONDS)
+        if not run.finished.is_set():
+            run.interrupt.stop(TrapKind.TIMEOUT, "the guest ran past its time limit (blocked in a host call)")
+            reason = run.interrupt.reason
+            return run.result((None, reason), started)
+    if run.failure is not None or run.outcome is None:
+        raise run.failure or RuntimeError("the run ended without an outcome")
+    return run.result(run.outcome, started)
