@@ -1,0 +1,3 @@
+module sysinspect/sdk
+
+go 1.24
