@@ -1,0 +1,491 @@
+"""The ``wasm-runtime`` command: protocol mode, the upstream flags, and developer mode."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    from .request import ModRequest
+    from .response import ModResponse
+
+PROG = "wasm-runtime"
+WATCHDOG_GRACE = 5.0
+"""Seconds past the request's timeout after which the runtime answers by itself, whatever the backend does."""
+MAX_DRAIN_BYTES = 256 * 1024 * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``wasm-runtime``: protocol mode without arguments, else the command line.
+
+    Called with ``argv`` it returns the exit status. Called without (as the
+    console script is), it ends the process itself once the output is
+    flushed: interpreter shutdown has nothing left to do, and wasmtime's
+    native worker threads can panic while it runs, which would turn the exit
+    status that the protocol promises (0) into an abort.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    status = protocol_mode() if not args else command_line(args)
+    if argv is not None:
+        return status
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(status)
+
+
+# -- protocol mode ----------------------------------------------------------
+
+
+class _Stdout:
+    """The one response line, written once, to a standard output nothing else can reach.
+
+    While the request is handled, file descriptor 1 points at standard error,
+    so that nothing a library or a backend prints (Python or native) can
+    corrupt the response; the real standard output is kept aside for it.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.sent = False
+        with contextlib.suppress(OSError):
+            _ensure_open(2)
+        try:
+            self.fd = os.dup(1)
+            os.dup2(2, 1)
+        except OSError:
+            self.fd = 1
+
+    def emit(self, response: ModResponse) -> bool:
+        """Write ``response`` as one line unless one was written already."""
+        with self.lock:
+            if self.sent:
+                return False
+            self.sent = True
+            data = _response_line(response)
+            while data:
+                try:
+                    written = os.write(self.fd, data)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    break
+                data = data[written:]
+            return True
+
+
+def _ensure_open(fd: int) -> None:
+    """Put /dev/null on ``fd`` when it is closed, so that no later ``open`` or ``dup`` can land there."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+
+
+def _response_line(response: ModResponse) -> bytes:
+    import json
+
+    from .protocol import internal_error
+
+    try:
+        text = response.to_json()
+    except (TypeError, ValueError) as exc:
+        text = internal_error(exc).to_json()
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(response.as_dict(), separators=(",", ":")) + "\n").encode("ascii")
+
+
+def _read_stdin() -> bytes:
+    from .request import MAX_REQUEST_BYTES
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return b""
+    if stream.isatty():
+        sys.stderr.write(f"{PROG}: reading a JSON request from standard input (end it with Ctrl-D; see {PROG} --help)\n")
+    raw: bytes = stream.read(MAX_REQUEST_BYTES + 1)
+    if len(raw) > MAX_REQUEST_BYTES:
+        # read the rest, so that the caller's write does not fail before it reads our answer
+        drained = len(raw)
+        while drained < MAX_DRAIN_BYTES and (chunk := stream.read(1 << 20)):
+            drained += len(chunk)
+    return raw
+
+
+def _watchdog(out: _Stdout, request: ModRequest) -> None:
+    """Answer with the timeout response if the backend has not stopped the guest in time."""
+    import threading
+
+    from .protocol import run_failed, timeout_reason
+
+    module_id = request.arguments.get("rt.mod")
+    module_id = module_id if isinstance(module_id, str) else ""
+
+    def fire() -> None:
+        response = run_failed(module_id, timeout_reason(request.timeout))
+        response.warning.append(f"the backend did not stop the module in time: the runtime stopped it {WATCHDOG_GRACE:g} s later")
+        if out.emit(response):
+            os._exit(0)
+
+    timer = threading.Timer(request.timeout + WATCHDOG_GRACE, fire)
+    timer.daemon = True
+    timer.start()
+
+
+def protocol_mode() -> int:
+    """Read one request from stdin, write one response line to stdout, return 0 whatever happens."""
+    out = _Stdout()
+    try:
+        from .protocol import bad_request, handle
+        from .request import RequestError, parse_request
+
+        raw = _read_stdin()
+        try:
+            request = parse_request(raw)
+        except RequestError as exc:
+            response = bad_request(str(exc))
+        else:
+            if request.timeout:
+                _watchdog(out, request)
+            response = handle(request)
+    except BaseException as exc:
+        from .protocol import internal_error
+
+        response = internal_error(exc)
+    out.emit(response)
+    return 0
+
+
+# -- the command line -------------------------------------------------------
+
+DESCRIPTION = """\
+Sysinspect's Wasm runtime module (runtime.wasm-runtime), in Python.
+
+Without arguments it speaks the module protocol: one JSON request on standard
+input, one JSON response line on standard output, exit status 0. That is how
+a Sysinspect minion calls it. The flags below are for people."""
+
+EPILOG = """\
+protocol mode (what a minion does):
+  echo '{"args": {"rt.mod": "hello", "key": "VERSION"}}' | wasm-runtime
+  echo '{"opts": ["rt.list"], "config": {"path.sharelib": "/srv/sharelib"}}' | wasm-runtime
+
+library and documentation:
+  wasm-runtime -l                       modules in /usr/share/sysinspect/lib/runtime/wasm
+  wasm-runtime --embedded -l            modules shipped with this runtime (no Sysinspect needed)
+  wasm-runtime --embedded -i osrelease-go   a module's own documentation, as text
+  wasm-runtime -m                       the runtime's manual: every rt.* argument and option
+
+developer mode (no Sysinspect needed):
+  wasm-runtime run osrelease-go --arg key=VERSION      (a module of the embedded library)
+  wasm-runtime run ./build/hello.wasm --arg key=VERSION --opt nohello
+  wasm-runtime run uname-c --sandbox --backend pywasm --timeout 5
+  wasm-runtime run hello --request saved-request.json --host-json host.json
+  See 'wasm-runtime run --help'.
+
+register it on a SysMaster:
+  sysinspect module -A --path $(command -v wasm-runtime) \\
+      --name "runtime.wasm-runtime" --descr "Wasm runtime"
+"""
+
+RUN_DESCRIPTION = """\
+Run one module the way a minion would, without Sysinspect: the flags build a
+request, the request goes through exactly the code path of protocol mode, and
+the response is printed pretty. The exit status is the response's retcode.
+
+MODULE is a path to a .wasm file (anything with a '/' or ending in .wasm), or
+a module id, looked up in --sharelib if given, else in
+/usr/share/sysinspect/lib/runtime/wasm, else in the embedded library."""
+
+RUN_EPILOG = """\
+examples:
+  wasm-runtime run ./hello.wasm
+  wasm-runtime run osrelease-c --arg key=PRETTY_NAME --opt nohello
+  wasm-runtime run headerinfo-c --opt check --host-json host.json
+  wasm-runtime run sections-go --arg 'tags:=["a", "b"]' --config minion.id=m1
+  wasm-runtime run uname-c --sandbox --timeout 10 --memory-mb 64
+  wasm-runtime run osrelease-c --opt man     (the module's documentation, as JSON)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-m", "--man", "--manual", action="store_true", help="print the runtime's manual and exit")
+    parser.add_argument("-l", "--list-modules", "--list-plugins", dest="list_modules", action="store_true",
+                        help="list the available modules (of --sharelib, or --embedded)")
+    parser.add_argument("-s", "--sharelib", metavar="PATH",
+                        help="sharelib root holding lib/runtime/wasm/ (default /usr/share/sysinspect)")
+    parser.add_argument("--embedded", action="store_true",
+                        help="use the module library shipped with this runtime instead of a sharelib")
+    parser.add_argument("-i", "--info", metavar="MODULE",
+                        help="print a module's own documentation (the module is called with the option 'man')")
+
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    run = commands.add_parser("run", help="run a module from the command line (developer mode)",
+                              description=RUN_DESCRIPTION, epilog=RUN_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("module", metavar="MODULE", help="path to a .wasm file, or a module id")
+    run.add_argument("--arg", "-a", action="append", default=[], metavar="KEY=VALUE",
+                     help="keyword argument with a string value; KEY:=JSON gives a typed value (repeatable)")
+    run.add_argument("--opt", "-o", action="append", default=[], metavar="NAME", help="option (repeatable)")
+    run.add_argument("--config", "-c", action="append", default=[], metavar="KEY=VALUE",
+                     help="config entry, e.g. path.sharelib=/srv/x; KEY:=JSON for a typed value (repeatable)")
+    run.add_argument("--host-json", metavar="FILE", help="JSON object for the request's 'host' (traits, paths)")
+    run.add_argument("--request", metavar="FILE", help="start from this JSON request ('-' for stdin); flags add to it")
+    run.add_argument("--backend", "-b", choices=("auto", "wasmtime", "pywasm"), help="rt.backend (default auto)")
+    run.add_argument("--timeout", "-t", type=int, metavar="SECONDS", help="the request's timeout, 0-255")
+    run.add_argument("--sandbox", action="store_true", help="rt.sandbox: read-only /, api.exec refused")
+    run.add_argument("--memory-mb", type=int, metavar="N", help="rt.memory-mb: linear-memory ceiling in MiB")
+    run.add_argument("--output-kb", type=int, metavar="N", help="rt.output-kb: cap on guest stdout/stderr in KiB")
+    run.add_argument("--rootfs", metavar="DIR", help="rt.rootfs: host directory shown to the guest as /")
+    run.add_argument("--sharelib", "-s", dest="run_sharelib", metavar="PATH", help="look module ids up in this sharelib")
+    run.add_argument("--embedded", dest="run_embedded", action="store_true", help="look module ids up in the embedded library")
+    run.add_argument("--compact", action="store_true", help="print the response as the one line a minion reads")
+    return parser
+
+
+def _fail(text: str, status: int = 2) -> int:
+    sys.stderr.write(f"{PROG}: {text}\n")
+    return status
+
+
+class UsageError(Exception):
+    """A command-line mistake; the text says what to do instead."""
+
+
+def _default_sharelib() -> str:
+    from .library import DEFAULT_SHARELIB
+
+    return DEFAULT_SHARELIB
+
+
+def _embedded() -> Path:
+    from .library import embedded_sharelib
+
+    root = embedded_sharelib()
+    if root is None:
+        raise UsageError("the embedded module library is not installed (package sysinspect_wasm_corpus)")
+    return root
+
+
+def _sharelib_choice(sharelib: str | None, embedded: bool) -> Path | None:
+    if sharelib is not None and embedded:
+        raise UsageError("give --sharelib or --embedded, not both")
+    if embedded:
+        return _embedded()
+    return Path(sharelib) if sharelib is not None else None
+
+
+def resolve_module(spec: str, sharelib: Path | None) -> tuple[str, Path, Path | None]:
+    """Where module ``spec`` (a path or an id) lives: ``(id, module folder, sharelib root or None)``.
+
+    An id is looked up in ``sharelib`` when given; otherwise in the default
+    sharelib and then in the embedded library. A path's folder is used as the
+    module folder; when it is ``<root>/lib/runtime/wasm`` its root is the sharelib.
+    """
+    from .library import MODULE_SUBDIR, MODULE_SUFFIX, embedded_sharelib, module_dir, modules
+
+    if "/" in spec or spec.endswith(MODULE_SUFFIX):
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise UsageError(f"no such module file: {spec}")
+        path = path.resolve()
+        if not path.name.endswith(MODULE_SUFFIX) or path.name == MODULE_SUFFIX:
+            raise UsageError(f"a module file must be named <id>{MODULE_SUFFIX}: {spec}")
+        folder = path.parent
+        root = folder.parents[len(MODULE_SUBDIR) - 1] if folder.parts[-len(MODULE_SUBDIR):] == MODULE_SUBDIR else None
+        return path.name[: -len(MODULE_SUFFIX)], folder, root
+    if sharelib is not None:
+        return spec, module_dir(sharelib), sharelib
+    candidates = [Path(_default_sharelib())]
+    embedded = embedded_sharelib()
+    if embedded is not None:
+        candidates.append(embedded)
+    for root in candidates:
+        try:
+            if spec in modules(module_dir(root)):
+                return spec, module_dir(root), root
+        except OSError:
+            continue
+    return spec, module_dir(candidates[0]), candidates[0]
+
+
+def _key_value(text: str, flag: str) -> tuple[str, Any]:
+    from .request import loads_strict
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise UsageError(f"{flag} wants KEY=VALUE or KEY:=JSON, not {text!r}")
+    if key.endswith(":"):
+        try:
+            return key[:-1], loads_strict(value)
+        except ValueError as exc:
+            raise UsageError(f"{flag} {key[:-1]}:= wants JSON after ':=' ({exc})") from None
+    return key, value
+
+
+def _load_json(source: str, what: str) -> Any:
+    from .request import loads_strict
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        return loads_strict(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"cannot read {what} from {source}: {exc}") from None
+
+
+def build_run_request(ns: argparse.Namespace, module_id: str, sharelib: Path | None) -> dict[str, Any]:
+    """The request that ``run`` flags describe (as a minion would write it)."""
+    request: dict[str, Any] = {}
+    if ns.request:
+        base = _load_json(ns.request, "the request")
+        if not isinstance(base, dict):
+            raise UsageError("--request must hold a JSON object")
+        request = dict(base)
+    opts_key = "options" if "options" in request else "opts"
+    args_key = "arguments" if "arguments" in request else "args"
+    opts = list(request.get(opts_key) or [])
+    args = dict(request.get(args_key) or {})
+    config = dict(request.get("config") or {})
+
+    opts += ns.opt
+    args.update(_key_value(item, "--arg") for item in ns.arg)
+    config.update(_key_value(item, "--config") for item in ns.config)
+    args["rt.mod"] = module_id
+    if sharelib is not None:
+        config.setdefault("path.sharelib", str(sharelib))
+    for flag, name in (("backend", "rt.backend"), ("memory_mb", "rt.memory-mb"), ("output_kb", "rt.output-kb"),
+                       ("rootfs", "rt.rootfs")):
+        value = getattr(ns, flag)
+        if value is not None:
+            args[name] = value
+    if ns.sandbox and "rt.sandbox" not in opts:
+        opts.append("rt.sandbox")
+    if ns.timeout is not None:
+        request["timeout"] = ns.timeout
+    if ns.host_json:
+        request["host"] = _load_json(ns.host_json, "--host-json")
+    request[opts_key] = opts
+    request[args_key] = args
+    if config:
+        request["config"] = config
+    return request
+
+
+def _answer(document: dict[str, Any], folder: Path | None) -> ModResponse:
+    from .protocol import bad_request, handle
+    from .request import RequestError, request_from_object
+
+    try:
+        request = request_from_object(document)
+    except RequestError as exc:
+        return bad_request(str(exc))
+    return handle(request, folder=folder)
+
+
+def _print_json(value: Any, compact: bool = False) -> None:
+    import json
+
+    if compact:
+        from sysinspect_wasm.jsonio import compact_json
+
+        print(compact_json(value))
+    else:
+        print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    """``wasm-runtime run``: developer mode."""
+    sharelib = _sharelib_choice(ns.run_sharelib if ns.run_sharelib is not None else ns.sharelib,
+                                ns.run_embedded or ns.embedded)
+    module_id, folder, root = resolve_module(ns.module, sharelib)
+    request = build_run_request(ns, module_id, root)
+    response = _answer(request, folder)
+    _print_json(response.as_dict(), ns.compact)
+    return response.retcode
+
+
+def cmd_list(ns: argparse.Namespace) -> int:
+    """``wasm-runtime -l``: the module library, one id a line."""
+    root = _sharelib_choice(ns.sharelib, ns.embedded) or Path(_default_sharelib())
+    response = _answer({"options": ["rt.list"], "config": {"path.sharelib": str(root)}}, None)
+    if response.retcode != 0:
+        hint = "" if ns.embedded else f" ('{PROG} --embedded -l' lists the modules shipped with this runtime)"
+        return _fail(f"{response.message}{hint}", response.retcode)
+    from .library import module_dir
+
+    names = response.data.get("modules", [])
+    print(f"Available Wasm/WASI modules in {module_dir(root)}:")
+    for number, name in enumerate(names, 1):
+        print(f" {number}. {name}")
+    if not names:
+        print(" (none)")
+    return 0
+
+
+def cmd_info(ns: argparse.Namespace) -> int:
+    """``wasm-runtime -i MODULE``: the module's documentation as text."""
+    from .moddoc import find_doc, render_doc
+
+    module_id, folder, root = resolve_module(ns.info, _sharelib_choice(ns.sharelib, ns.embedded))
+    request: dict[str, Any] = {"options": ["man"], "arguments": {"rt.mod": module_id}}
+    if root is not None:
+        request["config"] = {"path.sharelib": str(root)}
+    response = _answer(request, folder)
+    if response.retcode != 0:
+        return _fail(response.message, response.retcode)
+    doc = find_doc(response.data)
+    if doc is None:
+        sys.stderr.write(f"{PROG}: module {module_id!r} printed no documentation object for the option 'man'; "
+                         "its response was:\n")
+        _print_json(response.as_dict())
+        return 1
+    sys.stdout.write(render_doc(doc))
+    return 0
+
+
+def command_line(args: list[str]) -> int:
+    """Everything but protocol mode: the upstream flags, ``run``, ``--help`` and ``--version``."""
+    ns = _parser().parse_args(args)
+    chosen = [name for name, on in (("-m", ns.man), ("-l", ns.list_modules), ("-i", ns.info is not None),
+                                    ("run", ns.command == "run")) if on]
+    try:
+        if len(chosen) > 1:
+            raise UsageError(f"{' and '.join(chosen)} cannot be combined: give one")
+        if ns.man:
+            from .manual import MANUAL
+
+            sys.stdout.write(MANUAL)
+            return 0
+        if ns.list_modules:
+            return cmd_list(ns)
+        if ns.info is not None:
+            return cmd_info(ns)
+        if ns.command == "run":
+            return cmd_run(ns)
+    except UsageError as exc:
+        return _fail(str(exc))
+    return _fail(f"nothing to do: give -m, -l, -i MODULE or run MODULE; without arguments {PROG} reads a "
+                 f"request on standard input (see {PROG} --help)")

@@ -1,0 +1,314 @@
+"""The request (ModRequest): parsed, validated and typed.
+
+Two layers. :func:`parse_request` turns the raw bytes a minion wrote into a
+:class:`ModRequest` (PROTOCOL.md 1.1), refusing anything malformed with a
+:class:`RequestError` that says what was wrong. :func:`runtime_settings` then
+reads the ``rt.*`` names (and upstream's ``write-dir``) into a
+:class:`RuntimeSettings`, validating each one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .library import DEFAULT_SHARELIB
+
+RT_PREFIX = "rt."
+SHARELIB_KEY = "path.sharelib"
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+"""A request larger than this is refused: a minion's request is a few KiB."""
+
+MAX_DEPTH = 128
+"""Deepest nesting of arrays and objects accepted (serde_json's own recursion limit)."""
+
+MAX_TIMEOUT = 255
+MAX_MEMORY_MB = 4096
+"""A 32-bit linear memory cannot be larger than 4 GiB."""
+MAX_OUTPUT_KB = 1024 * 1024
+
+BACKEND_NAMES = ("auto", "wasmtime", "pywasm")
+
+# The rt.* names this runtime understands, with a one-line summary each; the
+# manual documents every one of them at length.
+RT_ARGUMENTS: dict[str, str] = {
+    "rt.mod": "id of the module to run",
+    "rt.man": "true: ask the module for its documentation (adds the option 'man')",
+    "rt.rootfs": "absolute host directory shown to the guest as /",
+    "rt.backend": "engine: auto, wasmtime or pywasm",
+    "rt.memory-mb": "ceiling of the guest's linear memory, in MiB",
+    "rt.output-kb": "cap on each of the guest's stdout and stderr, in KiB",
+    "rt.sandbox": "true: same as the option rt.sandbox",
+}
+RT_OPTIONS: dict[str, str] = {
+    "rt.list": "list the available modules instead of running one",
+    "rt.sandbox": "guest / read-only, api.exec and PackageKit refused",
+    "rt.logs": "accepted for compatibility: logs are always returned",
+}
+WRITE_DIR = "write-dir"
+
+_ALIASES = (("options", "opts"), ("arguments", "args"))
+_KNOWN_KEYS = frozenset({"timeout", "quiet", "options", "opts", "arguments", "args", "config", "host", "ext"})
+
+
+class RequestError(Exception):
+    """The request cannot be understood; the text says what was wrong (retcode 2)."""
+
+
+@dataclass(frozen=True)
+class ModRequest:
+    """A validated request. ``options`` and ``arguments`` still hold the ``rt.*`` names."""
+
+    timeout: int = 0
+    quiet: bool = False
+    options: tuple[str, ...] = ()
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    config: Mapping[str, Any] = field(default_factory=lambda: {SHARELIB_KEY: DEFAULT_SHARELIB})
+    host: Mapping[str, Any] = field(default_factory=dict)
+    ext: Mapping[str, Any] = field(default_factory=dict)
+
+    def guest_options(self) -> list[str]:
+        """The options the guest sees: the request's, in order, without ``rt.*``."""
+        return [o for o in self.options if not o.startswith(RT_PREFIX)]
+
+    def guest_arguments(self) -> dict[str, Any]:
+        """The arguments the guest sees: the request's, in order, without ``rt.*``."""
+        return {k: v for k, v in self.arguments.items() if not k.startswith(RT_PREFIX)}
+
+    def has_option(self, name: str) -> bool:
+        """True when option ``name`` was given."""
+        return name in self.options
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
+
+
+def loads_strict(text: str) -> Any:
+    """Parse JSON as strictly as serde_json: no NaN or Infinity, no numbers out of float range."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _check_depth(value: Any) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise RequestError(f"the request is nested more than {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def _check_unicode(value: Any) -> None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError("the request contains a lone UTF-16 surrogate escape (\\ud800-\\udfff)") from None
+
+
+def parse_request(raw: bytes) -> ModRequest:
+    """Parse the bytes a minion wrote on stdin into a :class:`ModRequest`.
+
+    Raises :class:`RequestError` for an empty, oversized, non-UTF-8 or
+    non-JSON request, and for any key of the wrong type.
+    """
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise RequestError(f"the request is larger than {MAX_REQUEST_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(f"the request is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    if not text.strip():
+        raise RequestError("the request is empty: write one JSON object on standard input, e.g. "
+                           '{"args": {"rt.mod": "MODULE"}}')
+    try:
+        document = loads_strict(text)
+    except json.JSONDecodeError as exc:
+        raise RequestError(f"the request is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except ValueError as exc:
+        raise RequestError(f"the request is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RequestError(f"the request is nested more than {MAX_DEPTH} levels deep") from None
+    _check_depth(document)
+    if "\\ud" in text or "\\uD" in text:
+        _check_unicode(document)
+    return request_from_object(document)
+
+
+def request_from_object(document: Any) -> ModRequest:
+    """Validate an already parsed JSON document as a request (see :func:`parse_request`)."""
+    if not isinstance(document, dict):
+        raise RequestError(f"the request must be a JSON object, not {_describe(document)}")
+    for name, alias in _ALIASES:
+        if name in document and alias in document:
+            raise RequestError(f'the request has both "{name}" and "{alias}": they are the same key, give one')
+
+    timeout = document.get("timeout")
+    if timeout is None:
+        timeout = 0
+    elif isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout <= MAX_TIMEOUT:
+        raise RequestError(f'"timeout" must be a whole number of seconds from 0 to {MAX_TIMEOUT}, not {json.dumps(timeout)[:60]}')
+
+    quiet = document.get("quiet")
+    if quiet is None:
+        quiet = False
+    elif not isinstance(quiet, bool):
+        raise RequestError(f'"quiet" must be true or false, not {_describe(quiet)}')
+
+    options_key = "options" if "options" in document else "opts"
+    options = document.get(options_key)
+    if options is None:
+        options = []
+    if not isinstance(options, list):
+        raise RequestError(f'"{options_key}" must be a list of strings, not {_describe(options)}')
+    for index, option in enumerate(options):
+        if not isinstance(option, str):
+            raise RequestError(f'"{options_key}"[{index}] must be a string, not {_describe(option)}')
+
+    arguments_key = "arguments" if "arguments" in document else "args"
+    arguments = _object(document, arguments_key, "an object of keyword arguments")
+    config = _object(document, "config", 'an object of flattened settings, e.g. {"path.sharelib": "/usr/share/sysinspect"}')
+    if SHARELIB_KEY not in config:
+        config = {**config, SHARELIB_KEY: DEFAULT_SHARELIB}
+    host = _object(document, "host", 'an object, e.g. {"traits": {...}}')
+    ext = _object(document, "ext", "an object of extra data")
+    extra = {k: v for k, v in document.items() if k not in _KNOWN_KEYS}
+    if extra:
+        ext = {**ext, **extra}
+
+    return ModRequest(
+        timeout=timeout,
+        quiet=quiet,
+        options=tuple(o for o in options if o),
+        arguments=arguments,
+        config=config,
+        host=host,
+        ext=ext,
+    )
+
+
+def _object(document: dict[str, Any], key: str, what: str) -> dict[str, Any]:
+    value = document.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RequestError(f'"{key}" must be {what}, not {_describe(value)}')
+    return value
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What the ``rt.*`` names (and ``write-dir``) ask of the runtime."""
+
+    module_id: str = ""
+    list_modules: bool = False
+    man: bool = False
+    backend: str = "auto"
+    sandbox: bool = False
+    rootfs: str | None = None
+    memory_mb: int | None = None
+    output_kb: int | None = None
+    unknown: tuple[str, ...] = ()
+
+
+def _bounded_int(arguments: Mapping[str, Any], name: str, low: int, high: int, unit: str) -> int | None:
+    value = arguments.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise RequestError(f'argument "{name}" must be a whole number of {unit} from {low} to {high}, '
+                           f"not {json.dumps(value)[:60]}")
+    return value
+
+
+def _flag(arguments: Mapping[str, Any], name: str) -> bool:
+    value = arguments.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise RequestError(f'argument "{name}" must be true or false, not {_describe(value)}')
+    return value
+
+
+def _path_argument(arguments: Mapping[str, Any], name: str) -> str | None:
+    value = arguments.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RequestError(f'argument "{name}" must be a string (an absolute path), not {_describe(value)}')
+    # as upstream: trailing slashes go, and what is left empty means "not given"
+    return value.rstrip("/") or None
+
+
+def runtime_settings(request: ModRequest) -> RuntimeSettings:
+    """Read and validate the runtime's own names in ``request``.
+
+    Raises :class:`RequestError` for a value of the wrong type or out of
+    range, an unknown backend, or ``rt.rootfs`` and ``write-dir`` that disagree.
+    Unknown ``rt.*`` names are not an error (upstream ignores them); they are
+    returned in ``unknown`` so that the response can warn about them.
+    """
+    arguments = request.arguments
+    module_id = arguments.get("rt.mod", "")
+    if module_id is None:
+        module_id = ""
+    if not isinstance(module_id, str):
+        raise RequestError(f'argument "rt.mod" must be a string (the id of a module), not {_describe(module_id)}')
+
+    backend = arguments.get("rt.backend", "auto")
+    if backend is None:
+        backend = "auto"
+    if not isinstance(backend, str) or backend not in BACKEND_NAMES:
+        shown = json.dumps(backend, ensure_ascii=False)[:60]
+        raise RequestError(f'argument "rt.backend" must be one of {", ".join(BACKEND_NAMES)}, not {shown}')
+
+    rootfs = _path_argument(arguments, "rt.rootfs")
+    write_dir = _path_argument(arguments, WRITE_DIR)
+    if rootfs is not None and write_dir is not None and rootfs != write_dir:
+        raise RequestError(f'arguments "rt.rootfs" ({rootfs}) and "{WRITE_DIR}" ({write_dir}) disagree: give one of them')
+
+    unknown = [f"argument {k}" for k in arguments if k.startswith(RT_PREFIX) and k not in RT_ARGUMENTS]
+    unknown += [f"option {o}" for o in request.options if o.startswith(RT_PREFIX) and o not in RT_OPTIONS]
+
+    return RuntimeSettings(
+        module_id=module_id,
+        list_modules=request.has_option("rt.list"),
+        man=_flag(arguments, "rt.man"),
+        backend=backend,
+        sandbox=request.has_option("rt.sandbox") or _flag(arguments, "rt.sandbox"),
+        rootfs=rootfs if rootfs is not None else write_dir,
+        memory_mb=_bounded_int(arguments, "rt.memory-mb", 1, MAX_MEMORY_MB, "MiB"),
+        output_kb=_bounded_int(arguments, "rt.output-kb", 1, MAX_OUTPUT_KB, "KiB"),
+        unknown=tuple(unknown),
+    )
