@@ -262,3 +262,13 @@ def test_the_wasmtime_path_imports_no_pywasm_nor_hypothesis(sharelib: Path) -> N
                           timeout=120, check=False)
     assert json.loads(done.stdout)["retcode"] == 0, done
     assert done.stderr.decode().rsplit("MODULES ", 1)[1].strip() == "[]"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(sharelib: Path) -> None:
+    # `wasm-runtime -l | head -1`: the pipe closes while the listing is still being written.
+    reader = subprocess.Popen([str(RUNTIME), "-s", str(sharelib), "-l"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # before the runtime has even started writing
+    errors = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 0
+    assert "Traceback" not in errors and "BrokenPipe" not in errors

@@ -30,13 +30,24 @@ def main(argv: list[str] | None = None) -> int:
     status that the protocol promises (0) into an abort.
     """
     args = sys.argv[1:] if argv is None else argv
-    status = protocol_mode() if not args else command_line(args)
+    try:
+        status = protocol_mode() if not args else command_line(args)
+    except BrokenPipeError:
+        status = _reader_went_away()
     if argv is not None:
         return status
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
     os._exit(status)
+
+
+def _reader_went_away() -> int:
+    """Standard output was closed early (``wasm-runtime -l | head``): stop quietly, as a filter should."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return 0
 
 
 # -- protocol mode ----------------------------------------------------------
