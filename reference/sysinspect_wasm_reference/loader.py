@@ -7,7 +7,7 @@ pyproject.toml), rewrite its syntax tree and execute it into fresh module
 objects under a private package name. A user's own ``import pywasm`` stays
 untouched, and we never ship a copy of pywasm's code.
 
-The rewrite does exactly four things, each counted against what pywasm 2.2.3
+The rewrite does exactly five things, each counted against what pywasm 2.2.3
 contains (any difference stops the import with :class:`EngineMismatch`):
 
 1. every ``assert c, m`` becomes ``if not c: raise CheckFailed(m or "c")``;
@@ -19,7 +19,11 @@ contains (any difference stops the import with :class:`EngineMismatch`):
    executed instruction even with logging off;
 4. ``import pywasm.x`` statements are dropped; the name ``pywasm`` in each
    module is bound to our private package instead, so the rewritten modules
-   only ever call each other.
+   only ever call each other;
+5. in ``Machine.evaluate``, the body of each instruction pywasm computes
+   wrongly (listed in :data:`.numerics.REPLACED`: signed zeros, NaN bits,
+   double rounding, see :mod:`.numerics`) becomes: pop the operands' bits,
+   call the function of the same name in :mod:`.numerics`, push the result.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 from sysinspect_wasm.spec import WASM_PAGE
 from sysinspect_wasm.traps import TrapKind
 
+from . import numerics
 from .signals import CheckFailed, HostTrap
 
 PYWASM_VERSION = "2.2.3"
@@ -48,12 +53,14 @@ UNCHANGED = ("opcode", "log")
 
 CHECK_NAME = "_sysinspect_check_failed"
 GROW_HOOK_NAME = "_sysinspect_memory_grow_permitted"
+NUMERICS_NAME = "_sysinspect_numerics"
 
 # What pywasm 2.2.3 contains: the rewrite must find exactly this, or it stops.
 EXPECTED: dict[str, Counter[str]] = {
     "leb128": Counter({"assert": 3}),
     "arith": Counter({"assert": 5, "import pywasm": 0}),
-    "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4}),
+    "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4,
+                     **{f"numeric {name}": 1 for name in numerics.REPLACED}}),
     "wasi": Counter({"assert": 4, "import pywasm": 1}),
 }
 
@@ -96,12 +103,30 @@ def memory_grow_permitted(machine: Any, mems: Any, size: int, incr: int) -> bool
     return True
 
 
+def numeric_body(name: str) -> list[ast.stmt]:
+    """The new body of instruction ``name``'s case: operands' bits in, :mod:`.numerics` computes, result out."""
+    operands, result = numerics.REPLACED[name]
+    names = "abc"[:len(operands)]
+    # the last operand is on top of the stack
+    lines = [f"{var} = self.stack.value.pop().{numerics.ACCESSORS[kind][0]}()"
+             for var, kind in reversed(list(zip(names, operands, strict=True)))]
+    lines.append(f"self.stack.value.append(ValInst.{numerics.ACCESSORS[result][1]}({NUMERICS_NAME}.{name}({', '.join(names)})))")
+    return ast.parse("\n".join(lines)).body
+
+
 class _Rewriter(ast.NodeTransformer):
-    """The four rewrites of the module docstring, counting what it changed."""
+    """The five rewrites of the module docstring, counting what it changed."""
 
     def __init__(self) -> None:
         self.found: Counter[str] = Counter()
         self._in_memory_grow = False
+        self._function = ""
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        outer, self._function = self._function, node.name
+        self.generic_visit(node)
+        self._function = outer
+        return node
 
     def visit_Assert(self, node: ast.Assert) -> ast.If:
         self.found["assert"] += 1
@@ -127,7 +152,13 @@ class _Rewriter(ast.NodeTransformer):
         return node
 
     def visit_match_case(self, node: ast.match_case) -> ast.match_case:
-        is_grow = isinstance(node.pattern, ast.MatchValue) and ast.unparse(node.pattern.value) == "pywasm.opcode.memory_grow"
+        pattern = ast.unparse(node.pattern.value) if isinstance(node.pattern, ast.MatchValue) else ""
+        opcode = pattern.removeprefix("pywasm.opcode.")
+        if self._function == "evaluate" and pattern.startswith("pywasm.opcode.") and opcode in numerics.REPLACED:
+            self.found[f"numeric {opcode}"] += 1
+            node.body = numeric_body(opcode)
+            return node
+        is_grow = pattern == "pywasm.opcode.memory_grow"
         outer, self._in_memory_grow = self._in_memory_grow, self._in_memory_grow or is_grow
         self.generic_visit(node)
         self._in_memory_grow = outer
@@ -197,7 +228,9 @@ def _load() -> Engine:
             code = rewrite(name, path.read_text(encoding="utf-8"), str(path))
             module = types.ModuleType(f"{PACKAGE}.{name}")
             module.__file__ = str(path)
-            module.__dict__.update({"pywasm": package, CHECK_NAME: CheckFailed, GROW_HOOK_NAME: memory_grow_permitted})
+            module.__dict__.update({
+                "pywasm": package, CHECK_NAME: CheckFailed, GROW_HOOK_NAME: memory_grow_permitted, NUMERICS_NAME: numerics,
+            })
             # dataclasses resolves a class's module through sys.modules while the class is created
             sys.modules[module.__name__] = module
             exec(code, module.__dict__)

@@ -11,11 +11,16 @@ test suite) with what a sandbox needs put in:
   refuses with ``EPERM`` as wasmtime does;
 - a read-only preopen (and everything opened through it) refuses every
   change with ``EPERM``, checked before the path is even looked at, as
-  wasmtime does;
+  wasmtime does; ``path_open`` refuses exactly what wasmtime refuses (see
+  :meth:`ConfinedWasi.open_refusal`), so a read-only open asking for rights
+  it will never use (Go's ``os.Open`` does) still succeeds;
 - descriptors opened from a preopen are stat-ed and listed through their
   descriptor, never through a host path name;
 - ``poll_oneoff`` never sleeps past the run's deadline;
 - ``proc_exit`` stops the guest with :class:`~.signals.GuestExit`;
+- every call, ``proc_exit`` included, stops a guest that exports no memory
+  named ``memory`` with ``unreachable`` ("missing required memory export"),
+  as wasmtime does, whether or not the call would touch memory;
 - host ``OSError``s become WASI errnos; a pointer outside guest memory stops
   the guest with ``out-of-bounds memory`` (wasmtime: "pointer out of bounds").
 """
@@ -36,6 +41,7 @@ from typing import Any
 from sysinspect_wasm.spec import Preopen
 from sysinspect_wasm.traps import TrapKind
 
+from .hostbinding import exported_memory
 from .loader import ENGINE
 from .paths import PathError, Resolved, open_directory, resolve, resolve_entry
 from .signals import GuestExit, GuestStop, HostTrap
@@ -51,11 +57,11 @@ _ERRNO_TO_WASI: dict[int, int] = {
     if attr.startswith("ERRNO_") and hasattr(errno, "E" + attr[len("ERRNO_"):])
 }
 
-# wasmtime refuses to open a file for any of these through a read-only preopen
-_WRITE_RIGHTS = Preview1.RIGHTS_FD_DATASYNC | Preview1.RIGHTS_FD_WRITE | Preview1.RIGHTS_FD_ALLOCATE | Preview1.RIGHTS_FD_FILESTAT_SET_SIZE
-
 # wasmtime's exit statuses: anything outside [0, 126) is an error, not an exit
 _EXIT_STATUS_LIMIT = 126
+
+MISSING_MEMORY = "missing required memory export"
+"""wasmtime's trap message for a WASI call from a guest without an exported ``memory``."""
 
 
 def wasi_errno(host_errno: int | None) -> int:
@@ -165,13 +171,18 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
     def _text(self, m: Any, ptr: int, size: int) -> str:
         return bytes(self._memory(m).get(ptr, size)).decode("utf-8")
 
-    def _directory(self, fd: int, right: int) -> tuple[File | None, int]:
-        """The open directory record for ``fd``, or the errno to answer."""
+    def _directory(self, fd: int, right: int, *, file_errno: int | None = None) -> tuple[File | None, int]:
+        """The open directory record for ``fd``, or the errno to answer.
+
+        wasmtime answers ``EBADF`` when ``fd`` is not a directory; ``path_open``
+        passes ``file_errno`` because wasmtime answers it ``ENOTDIR`` for a file
+        (but still ``EBADF`` for a standard stream).
+        """
         if self.help_badf(fd):
             return None, int(self.ERRNO_BADF)
         file: File = self.fd[fd]
         if file.wasm_type != self.FILETYPE_DIRECTORY:
-            return None, int(self.ERRNO_NOTDIR)
+            return None, int(self.ERRNO_BADF if file_errno is None or file.pipe is not None else file_errno)
         if self.help_perm(fd, right):
             return None, int(self.ERRNO_NOTCAPABLE)
         return file, int(self.ERRNO_SUCCESS)
@@ -379,16 +390,35 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
     # -- paths ------------------------------------------------------------------
 
+    def open_refusal(self, root: File, oflags: int, rights_base: int, fdflags: int) -> int | None:
+        """The errno wasmtime answers a ``path_open`` with before it opens anything, or ``None`` to go on.
+
+        In wasmtime's order: the synchronous-I/O flags are not supported;
+        ``DIRECTORY`` cannot go with ``CREAT``, ``EXCL`` or ``TRUNC``; and a
+        read-only preopen refuses an open that creates, truncates or asks for
+        ``FD_WRITE``. wasmtime ignores every other right (a read-only open
+        asking for ``FD_FILESTAT_SET_SIZE`` or ``FD_DATASYNC`` succeeds, and a
+        change through it is refused later) and the ``APPEND`` flag.
+        """
+        if fdflags & (self.FDFLAGS_SYNC | self.FDFLAGS_DSYNC | self.FDFLAGS_RSYNC):
+            return int(self.ERRNO_NOTSUP)
+        if oflags & self.OFLAGS_DIRECTORY and oflags & (self.OFLAGS_CREAT | self.OFLAGS_EXCL | self.OFLAGS_TRUNC):
+            return int(self.ERRNO_INVAL)
+        writes = oflags & (self.OFLAGS_CREAT | self.OFLAGS_TRUNC) or rights_base & self.RIGHTS_FD_WRITE
+        if writes and not root.writable:
+            return int(self.ERRNO_PERM)
+        return None
+
     def path_open(self, m: Any, args: list[int]) -> list[int]:
-        """Open a path inside directory ``fd``, confined; write access refused through a read-only preopen."""
+        """Open a path inside directory ``fd``, confined; refused as wasmtime refuses (:meth:`open_refusal`)."""
         dirfd, lookup, path_ptr, path_len, oflags, rights_base, rights_root, fdflags, out_ptr = args
-        root, code = self._directory(dirfd, self.RIGHTS_PATH_OPEN)
+        root, code = self._directory(dirfd, self.RIGHTS_PATH_OPEN, file_errno=self.ERRNO_NOTDIR)
         if root is None:
             return [code]
         path = self._text(m, path_ptr, path_len)
-        changes = oflags & (self.OFLAGS_CREAT | self.OFLAGS_TRUNC) or rights_base & _WRITE_RIGHTS or fdflags & self.FDFLAGS_APPEND
-        if changes and not root.writable:
-            return [self.ERRNO_PERM]
+        refusal = self.open_refusal(root, oflags, rights_base, fdflags)
+        if refusal is not None:
+            return [refusal]
         if oflags & self.OFLAGS_TRUNC and not root.wasm_rights_base & self.RIGHTS_PATH_FILESTAT_SET_SIZE:
             return [self.ERRNO_PERM]
         exclusive = oflags & self.OFLAGS_CREAT and oflags & self.OFLAGS_EXCL
@@ -616,9 +646,16 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
 
 def _guarded(name: str, function: Callable[[Any, list[int]], list[int]]) -> Callable[[Any, list[int]], list[int]]:
-    """Wrap a WASI function: host ``OSError`` becomes its errno, bad text ``EILSEQ``, anything else a trap."""
+    """Wrap a WASI function as wasmtime behaves around one.
+
+    A guest without an exported ``memory`` traps before the call; a host
+    ``OSError`` becomes its errno, undecodable text ``EILSEQ``, and anything
+    else a trap.
+    """
 
     def call(machine: Any, args: list[int]) -> list[int]:
+        if exported_memory(machine) is None:
+            raise HostTrap(TrapKind.UNREACHABLE, MISSING_MEMORY)
         try:
             return function(machine, args)
         except GuestStop:
