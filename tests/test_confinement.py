@@ -13,6 +13,7 @@ have changed.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -146,14 +147,29 @@ ROOT_CASES = [
     ('write /ro/file.txt X', 'err EPERM'),
 ]
 
-_modules: dict[str, Module] = {}
+class Probes:
+    """The probe, loaded at most once per backend."""
+
+    def __init__(self) -> None:
+        self.loaded: dict[str, Module] = {}
+
+    def get(self, backend_name: str) -> Module:
+        """The probe on ``backend_name`` (a skip when this host cannot import the backend)."""
+        if backend_name not in self.loaded:
+            self.loaded[backend_name] = load_backend(backend_name).load(PROBE, name="fsprobe")
+        return self.loaded[backend_name]
 
 
-def probe(backend_name: str) -> Module:
-    """The probe, loaded once per backend."""
-    if backend_name not in _modules:
-        _modules[backend_name] = load_backend(backend_name).load(PROBE, name="fsprobe")
-    return _modules[backend_name]
+@pytest.fixture(scope="module")
+def probes() -> Iterator[Probes]:
+    """The loaded probes for this module's tests, released when they are done.
+
+    Released here, not at interpreter exit: wasmtime's finalizers fail
+    (harmlessly, but noisily) once the interpreter is shutting down.
+    """
+    loaded = Probes()
+    yield loaded
+    loaded.loaded.clear()
 
 
 def make_tree(base: Path) -> None:
@@ -193,13 +209,14 @@ def snapshot(folder: Path) -> dict[str, tuple[str, str, int]]:
     return state
 
 
-def run_probe(backend_name: str, base: Path, commands: list[str], root_guest: str) -> list[str]:
+def run_probe(module: Module, base: Path, commands: list[str], root_guest: str) -> list[str]:
+    """Run the probe on ``commands`` with ``base``/root preopened at ``root_guest`` and ``base``/ro at /ro."""
     spec = RunSpec(
         stdin="".join(c + "\n" for c in commands).encode(),
         preopens=(Preopen(base / "root", root_guest, writable=True), Preopen(base / "ro", "/ro", writable=False)),
     )
-    result = probe(backend_name).run(spec)
-    assert result.ok, f"probe failed on {backend_name}: {result.trap} {result.stderr!r}"
+    result = module.run(spec)
+    assert result.ok, f"probe failed: {result.trap} {result.stderr!r}"
     return result.stdout.decode().splitlines()
 
 
@@ -207,10 +224,10 @@ def matches(answer: str, expected: str) -> bool:
     return answer.startswith(expected[:-1]) if expected.endswith("*") else answer == expected
 
 
-def check_case(backend_name: str, tmp_path: Path, command: str, expected: str, root_guest: str) -> None:
+def check_case(probes: Probes, backend_name: str, tmp_path: Path, command: str, expected: str, root_guest: str) -> None:
     make_tree(tmp_path)
     outside, read_only = snapshot(tmp_path / "outside"), snapshot(tmp_path / "ro")
-    [answer] = run_probe(backend_name, tmp_path, [command], root_guest)
+    [answer] = run_probe(probes.get(backend_name), tmp_path, [command], root_guest)
     assert matches(answer, expected), f"{command!r} on {backend_name}: {answer!r}, wasmtime gives {expected!r}"
     assert snapshot(tmp_path / "outside") == outside, f"{command!r} on {backend_name} changed something outside"
     assert snapshot(tmp_path / "ro") == read_only, f"{command!r} on {backend_name} changed the read-only preopen"
@@ -218,17 +235,17 @@ def check_case(backend_name: str, tmp_path: Path, command: str, expected: str, r
 
 @pytest.mark.parametrize("backend_name", BACKEND_NAMES)
 @pytest.mark.parametrize(("command", "expected"), SANDBOX_CASES, ids=[c for c, _ in SANDBOX_CASES])
-def test_sandbox_preopen(backend_name: str, tmp_path: Path, command: str, expected: str) -> None:
-    check_case(backend_name, tmp_path, command, expected, "/sandbox")
+def test_sandbox_preopen(probes: Probes, backend_name: str, tmp_path: Path, command: str, expected: str) -> None:
+    check_case(probes, backend_name, tmp_path, command, expected, "/sandbox")
 
 
 @pytest.mark.parametrize("backend_name", BACKEND_NAMES)
 @pytest.mark.parametrize(("command", "expected"), ROOT_CASES, ids=[c for c, _ in ROOT_CASES])
-def test_preopen_at_guest_root(backend_name: str, tmp_path: Path, command: str, expected: str) -> None:
-    check_case(backend_name, tmp_path, command, expected, "/")
+def test_preopen_at_guest_root(probes: Probes, backend_name: str, tmp_path: Path, command: str, expected: str) -> None:
+    check_case(probes, backend_name, tmp_path, command, expected, "/")
 
 
-def test_both_backends_agree_on_a_whole_session(tmp_path: Path) -> None:
+def test_both_backends_agree_on_a_whole_session(probes: Probes, tmp_path: Path) -> None:
     """One run, every command in sequence (each sees the effects of the ones before), on both backends."""
     commands = [c for c, _ in SANDBOX_CASES]
     answers = {}
@@ -236,7 +253,7 @@ def test_both_backends_agree_on_a_whole_session(tmp_path: Path) -> None:
         base = tmp_path / name
         base.mkdir()
         make_tree(base)
-        answers[name] = run_probe(name, base, commands, "/sandbox")
+        answers[name] = run_probe(probes.get(name), base, commands, "/sandbox")
         assert (base / "outside" / "secret.txt").read_text() == "secret"
         assert sorted(p.name for p in (base / "outside").iterdir()) == ["secret.txt"]
     assert answers["pywasm"] == answers["wasmtime"]

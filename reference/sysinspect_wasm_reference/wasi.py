@@ -14,6 +14,11 @@ test suite) with what a sandbox needs put in:
   wasmtime does; ``path_open`` refuses exactly what wasmtime refuses (see
   :meth:`ConfinedWasi.open_refusal`), so a read-only open asking for rights
   it will never use (Go's ``os.Open`` does) still succeeds;
+- rights are ignored once a descriptor is open, as wasmtime ignores them:
+  what a descriptor can do depends on its kind (standard stream, directory,
+  file) and on whether it was opened for reading and writing (see
+  :meth:`ConfinedWasi.path_open`); ``fd_fdstat_get`` reports the rights
+  wasmtime reports, and ``fd_fdstat_set_rights`` is not supported;
 - descriptors opened from a preopen are stat-ed and listed through their
   descriptor, never through a host path name;
 - ``poll_oneoff`` never sleeps past the run's deadline;
@@ -30,6 +35,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import errno
+import fcntl
 import io
 import os
 import select
@@ -56,6 +62,22 @@ _ERRNO_TO_WASI: dict[int, int] = {
     for attr in dir(Preview1)
     if attr.startswith("ERRNO_") and hasattr(errno, "E" + attr[len("ERRNO_"):])
 }
+
+# Rights, as wasmtime reports them (they decide nothing there, nor here).
+ALL_RIGHTS = sum(int(getattr(Preview1, name)) for name in dir(Preview1) if name.startswith("RIGHTS_"))
+PREOPEN_RIGHTS = 0x07B7FE00  # a preopen's base: the path_* rights, FD_READDIR, FD_FILESTAT_GET/SET_TIMES
+PREOPEN_INHERITING = 0x0FF7FFFF  # what its files may get: everything but PATH_FILESTAT_SET_SIZE and sockets
+DIRECTORY_RIGHTS = ALL_RIGHTS & ~(
+    Preview1.RIGHTS_FD_SEEK | Preview1.RIGHTS_FD_WRITE | Preview1.RIGHTS_FD_FILESTAT_SET_SIZE
+    | Preview1.RIGHTS_PATH_FILESTAT_SET_SIZE
+)
+
+# Calls wasmtime only makes on a regular file: a directory answers EBADF, and so does a standard stream,
+# except ESPIPE where the stream could do it but has no position (see ConfinedWasi.not_a_file).
+FILE_ONLY = frozenset({
+    "fd_advise", "fd_allocate", "fd_datasync", "fd_fdstat_set_flags", "fd_filestat_set_size", "fd_pread", "fd_pwrite",
+    "fd_seek", "fd_sync", "fd_tell",
+})
 
 # wasmtime's exit statuses: anything outside [0, 126) is an error, not an exit
 _EXIT_STATUS_LIMIT = 126
@@ -89,10 +111,17 @@ class CappedOutput:
 
 @dataclasses.dataclass
 class File(Preview1.File):  # type: ignore[misc]
-    """pywasm's descriptor record, plus where it came from."""
+    """pywasm's descriptor record, plus where it came from and what it was opened for.
+
+    ``writable``: the preopen it came through may be changed; ``reads`` and
+    ``writes``: the descriptor was opened for reading, for writing (a
+    standard stream goes one way only).
+    """
 
     writable: bool = True
     preopen: bool = False
+    reads: bool = True
+    writes: bool = True
 
 
 class ConfinedWasi(Preview1):  # type: ignore[misc]
@@ -115,32 +144,30 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         self.return_on_exit = 1
         self.deadline = deadline
         self.fd: list[File] = []
-        for number, pipe, rights in (
-            (self.FD_STDIN, io.BytesIO(stdin), self.RIGHTS_FD_READ),
-            (self.FD_STDOUT, stdout, self.RIGHTS_FD_WRITE),
-            (self.FD_STDERR, stderr, self.RIGHTS_FD_WRITE),
-        ):
-            self.fd.append(self._record(-1, 0, "", pipe, number, rights | self.RIGHTS_POLL_FD_READWRITE, 0,
-                                        self.FILETYPE_CHARACTER_DEVICE, writable=True))
+        for number, pipe in ((self.FD_STDIN, io.BytesIO(stdin)), (self.FD_STDOUT, stdout), (self.FD_STDERR, stderr)):
+            # never a terminal: wasmtime says UNKNOWN for a stream that is not a tty
+            reads = number == self.FD_STDIN
+            self.fd.append(self._record(-1, 0, "", pipe, number, 0, 0, self.FILETYPE_UNKNOWN, writable=True,
+                                        reads=reads, writes=not reads))
         try:
             for preopen in preopens:
                 host_fd = os.open(preopen.host_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
                 self.fd.append(self._record(
                     host_fd, os.O_RDONLY | os.O_DIRECTORY, preopen.guest_path, None, len(self.fd),
-                    0b00000111101111111111111000000000, 0b00001111111111111111111111111111,
-                    self.FILETYPE_DIRECTORY, writable=preopen.writable, preopen=True,
+                    PREOPEN_RIGHTS, PREOPEN_INHERITING, self.FILETYPE_DIRECTORY, writable=preopen.writable, preopen=True,
                 ))
         except BaseException:
             self.close()
             raise
 
     def _record(self, host_fd: int, host_flag: int, name: str, pipe: Any, wasm_fd: int, rights_base: int,
-                rights_root: int, wasm_type: int, *, writable: bool, preopen: bool = False, wasm_flag: int = 0) -> File:
+                rights_root: int, wasm_type: int, *, writable: bool, preopen: bool = False, wasm_flag: int = 0,
+                reads: bool = True, writes: bool = True) -> File:
         return File(
             host_fd=host_fd, host_flag=host_flag, host_name=name, host_status=self.FILE_STATUS_OPENED, pipe=pipe,
             wasm_fd=wasm_fd, wasm_flag=wasm_flag, wasm_name=name, wasm_rights_base=rights_base,
             wasm_rights_root=rights_root, wasm_status=self.FILE_STATUS_OPENED, wasm_type=wasm_type,
-            writable=writable, preopen=preopen,
+            writable=writable, preopen=preopen, reads=reads, writes=writes,
         )
 
     def close(self) -> None:
@@ -153,13 +180,47 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
     # -- binding ------------------------------------------------------------
 
     def bind(self, runtime: Any) -> None:
-        """Register every preview 1 function under ``wasi_snapshot_preview1``, each behind :func:`_guarded`."""
+        """Register every preview 1 function under ``wasi_snapshot_preview1``, each behind :func:`_guarded`.
+
+        The functions of :data:`FILE_ONLY` first answer what wasmtime answers
+        for a descriptor that is not a file (:meth:`not_a_file`).
+        """
         super().bind(runtime)
         for name, extern in runtime.imports[WASI_MODULE].items():
             host = runtime.machine.store.func[extern.data]
-            host.hostcode = _guarded(name, host.hostcode)
+            code = self._file_only(name, host.hostcode) if name in FILE_ONLY else host.hostcode
+            host.hostcode = _guarded(name, code)
+
+    def _file_only(self, name: str, function: Callable[[Any, list[int]], list[int]]) -> Callable[[Any, list[int]], list[int]]:
+        def call(machine: Any, args: list[int]) -> list[int]:
+            refusal = self.not_a_file(name, args[0])
+            return function(machine, args) if refusal is None else [refusal]
+
+        return call
+
+    def not_a_file(self, name: str, fd: int) -> int | None:
+        """What wasmtime answers file-only call ``name`` on ``fd`` when it is not an open file, else ``None``.
+
+        A standard stream has no position: seeking it, or reading (writing)
+        at an offset where it reads (writes), is ``ESPIPE``; anything else on
+        it, and everything on a directory, is ``EBADF``.
+        """
+        if self.help_badf(fd):
+            return int(self.ERRNO_BADF)
+        file: File = self.fd[fd]
+        if file.pipe is not None:
+            positioned = name in ("fd_seek", "fd_tell") or (name == "fd_pread" and file.reads) or (
+                name == "fd_pwrite" and file.writes)
+            return int(self.ERRNO_SPIPE if positioned else self.ERRNO_BADF)
+        if file.wasm_type == self.FILETYPE_DIRECTORY:
+            return int(self.ERRNO_BADF)
+        return None
 
     # -- helpers pywasm's methods call ----------------------------------------
+
+    def help_perm(self, fd: int, perm: int) -> bool:
+        """Whether ``fd`` lacks right ``perm``: never, since wasmtime ignores rights once a descriptor is open."""
+        return False
 
     def help_pipe(self, fd: int) -> bool:
         """Whether ``fd`` is one of our in-memory streams (wherever fd_renumber moved it)."""
@@ -171,7 +232,7 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
     def _text(self, m: Any, ptr: int, size: int) -> str:
         return bytes(self._memory(m).get(ptr, size)).decode("utf-8")
 
-    def _directory(self, fd: int, right: int, *, file_errno: int | None = None) -> tuple[File | None, int]:
+    def _directory(self, fd: int, *, file_errno: int | None = None) -> tuple[File | None, int]:
         """The open directory record for ``fd``, or the errno to answer.
 
         wasmtime answers ``EBADF`` when ``fd`` is not a directory; ``path_open``
@@ -183,8 +244,6 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         file: File = self.fd[fd]
         if file.wasm_type != self.FILETYPE_DIRECTORY:
             return None, int(self.ERRNO_BADF if file_errno is None or file.pipe is not None else file_errno)
-        if self.help_perm(fd, right):
-            return None, int(self.ERRNO_NOTCAPABLE)
         return file, int(self.ERRNO_SUCCESS)
 
     def _resolve(self, file: File, path: str, *, follow: bool) -> Resolved:
@@ -271,25 +330,85 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         return [self.ERRNO_SUCCESS]
 
     def fd_read(self, m: Any, args: list[int]) -> list[int]:
-        """Read from ``fd``; a directory gives ``EBADF`` as in wasmtime."""
-        if not self.help_badf(args[0]) and self.help_idir(args[0]):
+        """Read from ``fd``; a directory or stdout/stderr gives ``EBADF`` as in wasmtime."""
+        if not self.help_badf(args[0]) and (self.help_idir(args[0]) or self._wrong_way(args[0], reading=True)):
             return [self.ERRNO_BADF]
         result: list[int] = super().fd_read(m, args)
         return result
 
     def fd_write(self, m: Any, args: list[int]) -> list[int]:
-        """Write to ``fd``; a directory gives ``EBADF`` as in wasmtime."""
-        if not self.help_badf(args[0]) and self.help_idir(args[0]):
+        """Write to ``fd``; a directory or stdin gives ``EBADF`` as in wasmtime."""
+        if not self.help_badf(args[0]) and (self.help_idir(args[0]) or self._wrong_way(args[0], reading=False)):
             return [self.ERRNO_BADF]
         result: list[int] = super().fd_write(m, args)
         return result
+
+    def _wrong_way(self, fd: int, *, reading: bool) -> bool:
+        # a file opened one way only needs no check: the host answers EBADF, as wasmtime's host does
+        file: File = self.fd[fd]
+        return file.pipe is not None and not (file.reads if reading else file.writes)
+
+    def fd_close(self, m: Any, args: list[int]) -> list[int]:
+        """Close ``fd`` (a standard stream has no host descriptor to close)."""
+        if self.help_badf(args[0]):
+            return [self.ERRNO_BADF]
+        file = self.fd[args[0]]
+        if file.host_fd >= 0 and file.host_status == self.FILE_STATUS_OPENED:
+            os.close(file.host_fd)
+            file.host_status = self.FILE_STATUS_CLOSED
+        file.wasm_status = self.FILE_STATUS_CLOSED
+        return [self.ERRNO_SUCCESS]
+
+    def rights(self, file: File) -> int:
+        """The rights wasmtime reports for ``file`` (base; inheriting is the same but for a preopen)."""
+        if file.pipe is not None:
+            return int(self.RIGHTS_FD_READ if file.reads else self.RIGHTS_FD_WRITE)
+        if file.preopen:
+            return PREOPEN_RIGHTS
+        if file.wasm_type == self.FILETYPE_DIRECTORY:
+            return int(DIRECTORY_RIGHTS)
+        rights = ALL_RIGHTS
+        if not file.reads:
+            rights &= ~(self.RIGHTS_FD_READ | self.RIGHTS_FD_READDIR)
+        if not file.writes:
+            rights &= ~self.RIGHTS_FD_WRITE
+        return rights
+
+    def fd_fdstat_get(self, m: Any, args: list[int]) -> list[int]:
+        """Describe ``fd``: its type, flags and the rights wasmtime reports for it (see :meth:`rights`)."""
+        if self.help_badf(args[0]):
+            return [self.ERRNO_BADF]
+        file = self.fd[args[0]]
+        mems = self._memory(m)
+        mems.put(args[1], bytearray(24))
+        mems.put_u8(args[1], file.wasm_type)
+        mems.put_u16(args[1] + 2, file.wasm_flag)
+        mems.put_u64(args[1] + 8, self.rights(file))
+        mems.put_u64(args[1] + 16, PREOPEN_INHERITING if file.preopen else self.rights(file))
+        return [self.ERRNO_SUCCESS]
+
+    def fd_fdstat_set_rights(self, m: Any, args: list[int]) -> list[int]:
+        """Not supported (``ENOTSUP``), as in wasmtime; a standard stream answers ``EBADF``."""
+        if self.help_badf(args[0]) or self.fd[args[0]].pipe is not None:
+            return [self.ERRNO_BADF]
+        return [self.ERRNO_NOTSUP]
+
+    def fd_fdstat_set_flags(self, m: Any, args: list[int]) -> list[int]:
+        """Set ``APPEND`` and ``NONBLOCK`` of a file (the others are wasmtime's ``EINVAL``)."""
+        flags = args[1]
+        if flags & (self.FDFLAGS_DSYNC | self.FDFLAGS_RSYNC | self.FDFLAGS_SYNC):
+            return [self.ERRNO_INVAL]
+        file = self.fd[args[0]]
+        host_flags = fcntl.fcntl(file.host_fd, fcntl.F_GETFL)
+        host_flags = host_flags | os.O_APPEND if flags & self.FDFLAGS_APPEND else host_flags & ~os.O_APPEND
+        fcntl.fcntl(file.host_fd, fcntl.F_SETFL, host_flags)
+        file.wasm_flag = flags & (self.FDFLAGS_APPEND | self.FDFLAGS_NONBLOCK)
+        return [self.ERRNO_SUCCESS]
 
     def fd_filestat_get(self, m: Any, args: list[int]) -> list[int]:
         """Stat ``fd`` through its descriptor (pywasm stats a host path name)."""
         if self.help_badf(args[0]):
             return [self.ERRNO_BADF]
-        if self.help_perm(args[0], self.RIGHTS_FD_FILESTAT_GET):
-            return [self.ERRNO_NOTCAPABLE]
         file = self.fd[args[0]]
         if file.host_fd < 0:
             self._memory(m).put(args[1], bytearray(64))
@@ -307,10 +426,8 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         return None
 
     def fd_allocate(self, m: Any, args: list[int]) -> list[int]:
-        """Allocate file space; refused through a read-only preopen."""
-        refusal = self._refuse_change(args[0])
-        result: list[int] = refusal or super().fd_allocate(m, args)
-        return result
+        """Not supported (``ENOTSUP``) on a file, as in wasmtime."""
+        return [self.ERRNO_NOTSUP]
 
     def fd_filestat_set_size(self, m: Any, args: list[int]) -> list[int]:
         """Truncate or extend ``fd``; refused through a read-only preopen."""
@@ -319,12 +436,12 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         return result
 
     def fd_filestat_set_times(self, m: Any, args: list[int]) -> list[int]:
-        """Set the times of ``fd``; refused through a read-only preopen."""
+        """Set the times of ``fd``; refused through a read-only preopen, and on a standard stream (``EBADF``)."""
+        if not self.help_badf(args[0]) and self.fd[args[0]].pipe is not None:
+            return [self.ERRNO_BADF]
         refusal = self._refuse_change(args[0])
         if refusal:
             return refusal
-        if self.help_perm(args[0], self.RIGHTS_FD_FILESTAT_SET_TIMES):
-            return [self.ERRNO_NOTCAPABLE]
         file = self.fd[args[0]]
         times = self._times(os.fstat(file.host_fd), args[1], args[2], args[3])
         if times is None:
@@ -336,11 +453,9 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         """List a directory through its descriptor, links reported as links (never followed)."""
         if self.help_badf(args[0]):
             return [self.ERRNO_BADF]
-        if self.help_perm(args[0], self.RIGHTS_FD_READDIR):
-            return [self.ERRNO_NOTCAPABLE]
         file = self.fd[args[0]]
         if file.wasm_type != self.FILETYPE_DIRECTORY:
-            return [self.ERRNO_NOTDIR]
+            return [self.ERRNO_BADF]
         mems = self._memory(m)
         dirent, buflen, cookie = args[1], args[2], args[3]
         bufend = dirent + buflen
@@ -410,17 +525,21 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         return None
 
     def path_open(self, m: Any, args: list[int]) -> list[int]:
-        """Open a path inside directory ``fd``, confined; refused as wasmtime refuses (:meth:`open_refusal`)."""
+        """Open a path inside directory ``fd``, confined; refused as wasmtime refuses (:meth:`open_refusal`).
+
+        The rights asked for only choose, as in wasmtime, what the descriptor
+        is opened for: writing with FD_WRITE, CREAT or TRUNC; reading with
+        FD_READ, or without FD_WRITE. Neither ``fd``'s rights nor the new
+        descriptor's decide anything afterwards.
+        """
         dirfd, lookup, path_ptr, path_len, oflags, rights_base, rights_root, fdflags, out_ptr = args
-        root, code = self._directory(dirfd, self.RIGHTS_PATH_OPEN, file_errno=self.ERRNO_NOTDIR)
+        root, code = self._directory(dirfd, file_errno=self.ERRNO_NOTDIR)
         if root is None:
             return [code]
         path = self._text(m, path_ptr, path_len)
         refusal = self.open_refusal(root, oflags, rights_base, fdflags)
         if refusal is not None:
             return [refusal]
-        if oflags & self.OFLAGS_TRUNC and not root.wasm_rights_base & self.RIGHTS_PATH_FILESTAT_SET_SIZE:
-            return [self.ERRNO_PERM]
         exclusive = oflags & self.OFLAGS_CREAT and oflags & self.OFLAGS_EXCL
         follow = bool(lookup & self.LOOKUPFLAGS_SYMLINK_FOLLOW) and not exclusive
         flags = os.O_NOFOLLOW | os.O_CLOEXEC
@@ -430,34 +549,26 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         ):
             if oflags & wasi_flag:
                 flags |= host_flag
-        access = rights_base & (self.RIGHTS_FD_READ | self.RIGHTS_FD_WRITE)
-        if access == self.RIGHTS_FD_WRITE:
-            flags |= os.O_WRONLY
-        elif access == self.RIGHTS_FD_READ | self.RIGHTS_FD_WRITE:
-            flags |= os.O_RDWR
+        # wasmtime: creating or truncating opens for writing; without FD_WRITE, for reading too
+        writes = bool(rights_base & self.RIGHTS_FD_WRITE or oflags & (self.OFLAGS_CREAT | self.OFLAGS_TRUNC))
+        reads = bool(rights_base & self.RIGHTS_FD_READ or not rights_base & self.RIGHTS_FD_WRITE)
+        flags |= os.O_RDWR if reads and writes else os.O_WRONLY if writes else os.O_RDONLY
         if fdflags & self.FDFLAGS_APPEND:
             flags |= os.O_APPEND
         with self._resolve(root, path, follow=follow) as target:
             host_fd = os.open(target.at_name, flags, 0o644, dir_fd=target.dir_fd)
         info = os.fstat(host_fd)
-        if stat.S_ISDIR(info.st_mode):
-            rights_base &= ~self.RIGHTS_FD_SEEK
-            rights_root &= ~self.RIGHTS_FD_SEEK
-        elif stat.S_ISREG(info.st_mode):
-            path_rights = sum(getattr(self, n) for n in dir(self) if n.startswith("RIGHTS_PATH_"))
-            rights_base &= ~path_rights
-            rights_root &= ~path_rights
         wasm_fd = len(self.fd)
         self.fd.append(self._record(
             host_fd, flags, os.path.join(root.wasm_name, path), None, wasm_fd, rights_base, rights_root,
-            self.help_wasm_type(info), writable=root.writable, wasm_flag=fdflags,
+            self.help_wasm_type(info), writable=root.writable, wasm_flag=fdflags, reads=reads, writes=writes,
         ))
         self._memory(m).put_u32(out_ptr, wasm_fd)
         return [self.ERRNO_SUCCESS]
 
     def path_filestat_get(self, m: Any, args: list[int]) -> list[int]:
         """Stat a path inside directory ``fd``, confined."""
-        root, code = self._directory(args[0], self.RIGHTS_PATH_FILESTAT_GET)
+        root, code = self._directory(args[0])
         if root is None:
             return [code]
         path = self._text(m, args[2], args[3])
@@ -468,7 +579,7 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
     def path_filestat_set_times(self, m: Any, args: list[int]) -> list[int]:
         """Set the times of a path inside directory ``fd``; refused through a read-only preopen."""
-        root, code = self._directory(args[0], self.RIGHTS_PATH_FILESTAT_SET_TIMES)
+        root, code = self._directory(args[0])
         if root is None:
             return [code]
         if not root.writable:
@@ -484,7 +595,7 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
     def path_readlink(self, m: Any, args: list[int]) -> list[int]:
         """Read a link inside directory ``fd``, confined."""
-        root, code = self._directory(args[0], self.RIGHTS_PATH_READLINK)
+        root, code = self._directory(args[0])
         if root is None:
             return [code]
         path = self._text(m, args[1], args[2])
@@ -497,7 +608,7 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
     def path_create_directory(self, m: Any, args: list[int]) -> list[int]:
         """Create a directory inside ``fd``; refused through a read-only preopen."""
-        root, code = self._directory(args[0], self.RIGHTS_PATH_CREATE_DIRECTORY)
+        root, code = self._directory(args[0])
         if root is None:
             return [code]
         if not root.writable:
@@ -507,8 +618,8 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
             os.mkdir(target.at_name, dir_fd=target.dir_fd)
         return [self.ERRNO_SUCCESS]
 
-    def _remove(self, m: Any, args: list[int], right: int, remove: Callable[[str, int], None]) -> list[int]:
-        root, code = self._directory(args[0], right)
+    def _remove(self, m: Any, args: list[int], remove: Callable[[str, int], None]) -> list[int]:
+        root, code = self._directory(args[0])
         if root is None:
             return [code]
         if not root.writable:
@@ -529,17 +640,17 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
     def path_remove_directory(self, m: Any, args: list[int]) -> list[int]:
         """Remove a directory inside ``fd``; refused through a read-only preopen."""
-        return self._remove(m, args, self.RIGHTS_PATH_REMOVE_DIRECTORY, lambda name, fd: os.rmdir(name, dir_fd=fd))
+        return self._remove(m, args, lambda name, fd: os.rmdir(name, dir_fd=fd))
 
     def path_unlink_file(self, m: Any, args: list[int]) -> list[int]:
         """Remove a file inside ``fd``; refused through a read-only preopen."""
-        return self._remove(m, args, self.RIGHTS_PATH_UNLINK_FILE, lambda name, fd: os.unlink(name, dir_fd=fd))
+        return self._remove(m, args, lambda name, fd: os.unlink(name, dir_fd=fd))
 
-    def _two_paths(self, m: Any, old_fd: int, old_right: int, new_fd: int, new_right: int) -> tuple[File, File] | int:
-        old_root, code = self._directory(old_fd, old_right)
+    def _two_paths(self, m: Any, old_fd: int, new_fd: int) -> tuple[File, File] | int:
+        old_root, code = self._directory(old_fd)
         if old_root is None:
             return code
-        new_root, code = self._directory(new_fd, new_right)
+        new_root, code = self._directory(new_fd)
         if new_root is None:
             return code
         if not (old_root.writable and new_root.writable):
@@ -548,7 +659,7 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
     def path_rename(self, m: Any, args: list[int]) -> list[int]:
         """Rename inside (or between) directories; refused if either is read-only."""
-        roots = self._two_paths(m, args[0], self.RIGHTS_PATH_RENAME_SOURCE, args[3], self.RIGHTS_PATH_RENAME_TARGET)
+        roots = self._two_paths(m, args[0], args[3])
         if isinstance(roots, int):
             return [roots]
         old_path, new_path = self._text(m, args[1], args[2]), self._text(m, args[4], args[5])
@@ -558,7 +669,7 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
     def path_link(self, m: Any, args: list[int]) -> list[int]:
         """Make a hard link; refused if either directory is read-only."""
-        roots = self._two_paths(m, args[0], self.RIGHTS_PATH_LINK_SOURCE, args[4], self.RIGHTS_PATH_LINK_TARGET)
+        roots = self._two_paths(m, args[0], args[4])
         if isinstance(roots, int):
             return [roots]
         old_path, new_path = self._text(m, args[2], args[3]), self._text(m, args[5], args[6])
@@ -570,7 +681,7 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
 
     def path_symlink(self, m: Any, args: list[int]) -> list[int]:
         """Make a symbolic link inside ``fd``; absolute targets and read-only preopens refused (EPERM)."""
-        root, code = self._directory(args[2], self.RIGHTS_PATH_SYMLINK)
+        root, code = self._directory(args[2])
         if root is None:
             return [code]
         if not root.writable:
@@ -604,9 +715,11 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
                 fd = mems.get_u32(addr + 16)
                 if self.help_badf(fd):
                     return [self.ERRNO_BADF]
-                if self.help_perm(fd, self.RIGHTS_POLL_FD_READWRITE):
-                    return [self.ERRNO_NOTCAPABLE]
                 file = self.fd[fd]
+                if file.wasm_type == self.FILETYPE_DIRECTORY or self._wrong_way(fd, reading=kind == self.EVENTTYPE_FD_READ):
+                    return [self.ERRNO_BADF]
+                if kind == self.EVENTTYPE_FD_WRITE and not file.writable:
+                    return [self.ERRNO_PERM]  # wasmtime: waiting to write is a change, refused in a read-only preopen
                 if file.pipe is not None or file.wasm_type in (self.FILETYPE_REGULAR_FILE, self.FILETYPE_DIRECTORY):
                     ready.append((userdata, kind))
                 else:
