@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,11 +28,25 @@ T = TypeVar("T")
 
 
 class WasmtimeModule(Module):
-    """A module compiled once; every run instantiates it in a fresh store."""
+    """A module compiled once; every run instantiates it in a fresh store.
 
-    def __init__(self, program: Program) -> None:
+    ``warnings`` holds what an operator should hear about how the module was
+    loaded (an unwritable or untrusted cache folder, a damaged or refused
+    artifact); the runtime adds them to the response's ``warning`` list. The
+    module itself is correct whatever they say. ``cache_status`` is
+    ``loaded`` (from a compiled artifact), ``compiled`` (and stored),
+    ``uncached`` (compiled, not stored: see the warnings) or ``off``
+    (loaded from bytes, or the backend was made with ``cache=False``);
+    ``artifact`` is the artifact's path when there is one.
+    """
+
+    def __init__(self, program: Program, *, warnings: Sequence[str] = (), cache_status: str = "off",
+                 artifact: Path | None = None) -> None:
         self.name = program.name
         self.program = program
+        self.warnings: list[str] = list(warnings)
+        self.cache_status = cache_status
+        self.artifact = artifact
 
     @property
     def instrumentation_note(self) -> str:
@@ -144,21 +159,44 @@ class WasmtimeInstance(Instance):
 
 
 class WasmtimeBackend(Backend):
-    """The production backend: wasmtime compiles each module to native code once."""
+    """The production backend: wasmtime compiles each module to native code once.
+
+    A module loaded from a path goes through the compiled-artifact cache
+    (:mod:`.cache`): compiled on its first load, its native code stored as a
+    ``.cwasm`` artifact and loaded from there afterwards. ``cache_dir=None``
+    keeps artifacts beside the module, unless the environment variable
+    ``SYSINSPECT_WASM_CACHE_DIR`` names a folder (an absolute path) for them;
+    a ``cache_dir`` given here wins over the variable. ``cache=False`` always
+    compiles in memory. Modules loaded from bytes are never cached: there is
+    no module file to keep an artifact beside, and their callers (tests,
+    differential runs) load generated modules once.
+    """
 
     name: ClassVar[str] = "wasmtime"
 
-    def __init__(self, settings: EngineSettings = DEFAULT_SETTINGS) -> None:
+    def __init__(self, settings: EngineSettings = DEFAULT_SETTINGS, *,
+                 cache_dir: str | os.PathLike[str] | None = None, cache: bool = True) -> None:
         self.handle = engine_for(settings)
+        self.cache_dir = cache_dir
+        self.cache = cache and os.name == "posix"  # the cache's locks and ownership checks are POSIX
 
     def load(self, wasm: bytes | Path, *, name: str | None = None) -> WasmtimeModule:
-        """Compile (once) a module; invalid bytes raise :class:`ModuleLoadError` naming it."""
-        if isinstance(wasm, Path):
-            name = name or wasm.stem
-            try:
-                data = wasm.read_bytes()
-            except OSError as exc:
-                raise ModuleLoadError(f"cannot read module {name!r} from {wasm}: {exc}") from None
-        else:
-            data = bytes(wasm)
-        return WasmtimeModule(compile_module(self.handle, name or "module", data))
+        """Compile (once) a module; invalid bytes raise :class:`ModuleLoadError` naming it.
+
+        From a path, the compiled-artifact cache is used (see the class); the
+        module's ``warnings`` say when it could not be.
+        """
+        if not isinstance(wasm, Path):
+            return WasmtimeModule(compile_module(self.handle, name or "module", bytes(wasm)))
+        name = name or wasm.stem
+        try:
+            data = wasm.read_bytes()
+        except OSError as exc:
+            raise ModuleLoadError(f"cannot read module {name!r} from {wasm}: {exc}") from None
+        if not self.cache:
+            return WasmtimeModule(compile_module(self.handle, name, data))
+        from .cache import load_program
+
+        loaded = load_program(self.handle, name, data, wasm, self.cache_dir)
+        return WasmtimeModule(loaded.program, warnings=loaded.warnings, cache_status=loaded.status,
+                              artifact=loaded.artifact)

@@ -10,27 +10,77 @@ modules can only run on the engine that compiled them, and the epoch clock
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import platform
+import os
 import threading
 from dataclasses import asdict, dataclass
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import wasmtime
 
 from .epoch import EpochClock
-from .instrument import INSTRUMENT_VERSION
+from .versions import INSTRUMENT_VERSION
 
 MIB = 1024 * 1024
 
 
+@functools.cache
 def wasmtime_version() -> str:
-    """The installed wasmtime-py version (its native library is versioned with it)."""
+    """The installed wasmtime-py version (its native library is versioned with it).
+
+    Read from the name of the package's ``dist-info`` folder when there is
+    exactly one beside it: every warm call needs this value, and importing
+    ``importlib.metadata`` alone costs more than the rest of the cache lookup.
+    """
+    site = os.path.dirname(os.path.dirname(os.path.abspath(wasmtime.__file__)))
+    prefix, suffix = "wasmtime-", ".dist-info"
+    try:
+        found = [name for name in os.listdir(site) if name.startswith(prefix) and name.endswith(suffix)]
+    except OSError:
+        found = []
+    if len(found) == 1:
+        return found[0][len(prefix) : -len(suffix)]
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("wasmtime")
     except PackageNotFoundError:  # pragma: no cover - an unpackaged wasmtime checkout
         return "unknown"
+
+
+_REWRITER_SOURCES = ("instrument.py", "opcodes.py", "binary.py")
+
+
+@functools.cache
+def rewriter_digest() -> str:
+    """SHA-256 of the memory.grow rewriter's source files ("unknown" where they cannot be read).
+
+    Part of the fingerprint beside :data:`~.versions.INSTRUMENT_VERSION`: a
+    change to the rewriter recompiles cached modules even if nobody bumped
+    the version.
+    """
+    here = os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for name in _REWRITER_SOURCES:
+        try:
+            with open(os.path.join(here, name), "rb") as source:
+                digest.update(source.read())
+        except OSError:
+            return "unknown"
+    return digest.hexdigest()
+
+
+def _host() -> tuple[str, str]:
+    """(machine, system) as :mod:`platform` names them, without importing it where ``os.uname`` exists."""
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        info = uname()
+        return info.machine, info.sysname
+    import platform
+
+    return platform.machine(), platform.system()
 
 
 @dataclass(frozen=True)
@@ -63,21 +113,32 @@ class EngineSettings:
         config.parallel_compilation = self.parallel_compilation
         return config
 
-    def fingerprint(self) -> str:
-        """A stable digest of everything that makes compiled code incompatible.
+    def material(self) -> dict[str, Any]:
+        """Everything that makes compiled code incompatible, as plain JSON values.
 
-        Covers these settings, the wasmtime version, the host target and the
-        memory.grow rewriter's version.
+        These settings, the wasmtime version, the host target and the
+        memory.grow rewriter's version and source; :meth:`fingerprint` is its
+        digest.
         """
-        material = {
+        machine, system = _host()
+        return {
             "settings": asdict(self),
             "epoch_interruption": True,
             "wasmtime": wasmtime_version(),
-            "machine": platform.machine(),
-            "system": platform.system(),
+            "machine": machine,
+            "system": system,
             "instrument": INSTRUMENT_VERSION,
+            "rewriter": rewriter_digest(),
         }
-        return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+    def fingerprint(self) -> str:
+        """A stable digest of :meth:`material`: equal fingerprints, interchangeable native code."""
+        return _fingerprint(self)
+
+
+@functools.cache
+def _fingerprint(settings: EngineSettings) -> str:
+    return hashlib.sha256(json.dumps(settings.material(), sort_keys=True).encode()).hexdigest()
 
 
 DEFAULT_SETTINGS = EngineSettings()

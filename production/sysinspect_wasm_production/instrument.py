@@ -36,9 +36,9 @@ from .binary import (
     skip_valtype,
 )
 from .opcodes import find_memory_grows
+from .versions import INSTRUMENT_VERSION
 
-INSTRUMENT_VERSION = 1
-"""Bumped whenever the rewriting changes, so cached artifacts are rebuilt."""
+__all__ = ["INSTRUMENT_VERSION", "Instrumented", "instrument"]
 
 _I32 = 0x7F
 _I64 = 0x7E

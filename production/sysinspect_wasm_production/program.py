@@ -1,23 +1,39 @@
 """A compiled module and how it is made: rewritten, compiled, described.
 
 :func:`compile_module` is the one place where module bytes become native
-code; a compiled-artifact cache wraps it (keyed by the module's content and
-:meth:`~.engine.EngineSettings.fingerprint`).
+code; the compiled-artifact cache (:mod:`.cache`) wraps it, and gives back
+artifacts it stored earlier through :func:`restore_program`.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
 from sysinspect_wasm.errors import ModuleLoadError
 from sysinspect_wasm.traps import Trap, TrapKind
 
-from .binary import ModuleLayout, Signature
+from .binary import DecodeError, ModuleLayout, Signature, read_layout
 from .engine import EngineHandle
-from .instrument import Instrumented, instrument
 from .traps import summary
+
+if TYPE_CHECKING:
+    from .instrument import Instrumented
+
+
+def __getattr__(name: str) -> Any:
+    # The rewriter and its opcode tables are imported on first use: a call that
+    # loads a cached artifact never compiles, and should not pay for them.
+    if name in ("instrument", "Instrumented"):
+        from . import instrument as rewriter
+
+        value = getattr(rewriter, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -74,13 +90,14 @@ def compile_module(handle: EngineHandle, name: str, data: bytes) -> Program:
     use; should it ever fail where the original compiles, the original runs
     uninstrumented and :attr:`Program.note` says so.
     """
-    prepared: Instrumented = instrument(data)
+    this = sys.modules[__name__]  # the rewriter as a module attribute: imported on first use, replaceable in tests
+    prepared: Instrumented = this.instrument(data)
     if prepared.wasm is not data:
         try:
             module = wasmtime.Module(handle.engine, prepared.wasm)
         except wasmtime.WasmtimeError as exc:
-            prepared = Instrumented(data, layout=prepared.layout,
-                                    note=f"rewritten module failed validation ({summary(str(exc))})")
+            prepared = this.Instrumented(data, layout=prepared.layout,
+                                         note=f"rewritten module failed validation ({summary(str(exc))})")
         else:
             return Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
     try:
@@ -88,3 +105,18 @@ def compile_module(handle: EngineHandle, name: str, data: bytes) -> Program:
     except wasmtime.WasmtimeError as exc:
         raise ModuleLoadError(f"module {name!r} is not a valid WebAssembly module: {summary(str(exc))}") from None
     return Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
+
+
+def restore_program(handle: EngineHandle, name: str, data: bytes, module: wasmtime.Module,
+                    guards: frozenset[int], note: str) -> Program:
+    """The :class:`Program` that :func:`compile_module` made from ``data``, around its native code loaded again.
+
+    ``guards`` and ``note`` are the ones the compilation produced (the cache
+    stores them beside the artifact); the layout, which is cheap to decode,
+    is read from ``data`` again exactly as the rewriter reads it.
+    """
+    try:
+        layout: ModuleLayout | None = read_layout(data)
+    except (DecodeError, IndexError):
+        layout = None
+    return Program(name, handle, module, guards, layout, note)
