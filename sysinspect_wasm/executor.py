@@ -37,9 +37,15 @@ class Instance(abc.ABC):
 
 
 class Module(abc.ABC):
-    """A module loaded once by a backend, to be run many times."""
+    """A module loaded once by a backend, to be run many times.
+
+    ``warnings`` holds what an operator should hear about how the module was
+    loaded (e.g. a native-code cache that could not be used); empty when all
+    went as it should.
+    """
 
     name: str
+    warnings: Sequence[str] = ()
 
     @abc.abstractmethod
     def run(self, spec: RunSpec) -> RunResult:

@@ -551,3 +551,14 @@ def test_cache_keys_follow_content_and_engine() -> None:
     assert cache_module.parse_artifact_name(cache_module.artifact_name("a.b", "f" * 64)) == ("a.b", "f" * 16)
     for name in ("cat.cwasm", "x.0123.cwasm", ".x.0123456789abcdef.lock.cwasm", "x.0123456789abcdef.wasm"):
         assert cache_module.parse_artifact_name(name) is None, name
+
+
+def test_cache_warnings_reach_the_modresponse(folder: Path) -> None:
+    sharelib = folder.parents[2]  # the fixture's folder is <sharelib>/lib/runtime/wasm
+    request = {"args": {"rt.mod": "hello", "rt.backend": "wasmtime"}, "config": {"path.sharelib": str(sharelib)}}
+    env = {**os.environ, CACHE_DIR_ENV: "relative/cache"}
+    done = subprocess.run([str(RUNTIME)], input=json.dumps(request).encode(), capture_output=True, env=env,
+                          timeout=120, check=False)
+    response = json.loads(done.stdout)
+    assert response["retcode"] == 0 and response["data"]["v"] == "one"
+    assert any("not an absolute path" in w for w in response["warning"]), response

@@ -272,3 +272,20 @@ def test_a_reader_that_stops_early_gets_no_traceback(sharelib: Path) -> None:
     errors = reader.stderr.read().decode()
     assert reader.wait(timeout=60) == 0
     assert "Traceback" not in errors and "BrokenPipe" not in errors
+
+
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [("diff", "--examples"), ("precompile", "--sharelib"), ("cache", "ACTION")],
+)
+def test_delegated_commands_are_reachable(command: str, words: str) -> None:
+    listed = cli("--help")
+    assert command in listed.stdout
+    done = cli(command, "--help")
+    assert done.returncode == 0 and f"wasm-runtime {command}" in done.stdout and words in done.stdout
+
+
+def test_cache_list_through_the_console_script(sharelib: Path) -> None:
+    pytest.importorskip("wasmtime", reason="no wasmtime wheel for this host")
+    done = cli("cache", "list", "-s", str(sharelib))
+    assert done.returncode == 0, done.stderr

@@ -18,6 +18,12 @@ PROG = "wasm-runtime"
 WATCHDOG_GRACE = 5.0
 """Seconds past the request's timeout after which the runtime answers by itself, whatever the backend does."""
 MAX_DRAIN_BYTES = 256 * 1024 * 1024
+DELEGATED = {
+    "diff": "compare the wasmtime and pywasm backends on one module (see 'wasm-runtime diff --help')",
+    "precompile": "compile every module of a sharelib to native code ahead of time (after a sync)",
+    "cache": "list, prune or clear the compiled .cwasm artifacts (see 'wasm-runtime cache --help')",
+}
+"""Commands implemented by other packages of the project; their own parsers read the arguments."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,6 +280,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sharelib", "-s", dest="run_sharelib", metavar="PATH", help="look module ids up in this sharelib")
     run.add_argument("--embedded", dest="run_embedded", action="store_true", help="look module ids up in the embedded library")
     run.add_argument("--compact", action="store_true", help="print the response as the one line a minion reads")
+    for name, text in DELEGATED.items():
+        commands.add_parser(name, help=text, add_help=False)
     return parser
 
 
@@ -477,8 +485,27 @@ def cmd_info(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _delegated(args: list[str]) -> int | None:
+    """Run the commands other packages implement (``diff``, ``precompile``, ``cache``); None for the rest."""
+    if not args or args[0] not in DELEGATED:
+        return None
+    if args[0] == "diff":
+        from sysinspect_wasm_differential.cli import main as diff_main
+
+        return diff_main(args[1:])
+    try:
+        from sysinspect_wasm_production.cachecli import main as cache_main
+    except ImportError as exc:
+        return _fail(f"{args[0]} works on compiled native code and needs the wasmtime backend, which cannot be "
+                     f"imported here ({exc}); the pywasm backend has no artifacts to manage", 1)
+    return cache_main(args)
+
+
 def command_line(args: list[str]) -> int:
     """Everything but protocol mode: the upstream flags, ``run``, ``--help`` and ``--version``."""
+    status = _delegated(args)
+    if status is not None:
+        return status
     ns = _parser().parse_args(args)
     chosen = [name for name, on in (("-m", ns.man), ("-l", ns.list_modules), ("-i", ns.info is not None),
                                     ("run", ns.command == "run")) if on]

@@ -212,6 +212,7 @@ class _Call:
         except ModuleLoadError as exc:
             self._detail(module_id, backend.name, str(exc))
             return run_failed(module_id, self._load_reason(path), self.warning)
+        self.warning += module.warnings
         result = module.run(spec)
         return self._result(module_id, backend.name, path, limits, result)
 
