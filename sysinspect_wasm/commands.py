@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,6 +35,8 @@ def run_host_command(argv: list[str], cwd: str | None, timeout: float | None) ->
     as stderr (as upstream does); one that outlives ``timeout`` is killed and
     gives exit code 124.
     """
+    import subprocess  # here, not at the top: the warm protocol path never runs a command
+
     try:
         done = subprocess.run(
             argv,

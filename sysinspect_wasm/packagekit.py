@@ -8,7 +8,6 @@ so tests can answer for it without a daemon.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +28,8 @@ class PackageKit:
         """True when a PackageKit client and the system bus are both present."""
         if self.probe is not None:
             return self.probe()
+        import shutil  # only asked when a guest calls a PackageKit helper
+
         return shutil.which(self.pkcon) is not None and os.path.exists(SYSTEM_BUS_SOCKET)
 
     def _pkcon(self, *args: str, timeout: float | None) -> dict[str, object]:

@@ -8,7 +8,6 @@ whose return codes and messages follow PROTOCOL.md 1.7.
 from __future__ import annotations
 
 import sys
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -62,6 +61,8 @@ def timeout_reason(seconds: int) -> str:
 
 def internal_error(exc: BaseException, stderr: BinaryIO | None = None) -> ModResponse:
     """The response for a bug in the runtime itself; the traceback goes to stderr only."""
+    import traceback  # only for internal errors: keep it off the normal path
+
     text = "".join(traceback.format_exception(exc))
     _write(stderr, f"wasm-runtime: internal error\n{text}".encode("utf-8", "replace"))
     return ModResponse.failure(
