@@ -10,7 +10,8 @@ Every figure is a whole process, as a minion runs it:
   backend's (with the shared core ``sysinspect_wasm``);
 - floor: a minimal Python script that imports only wasmtime, maps the very
   artifact the runtime stored with ``Module.deserialize_file``, and runs
-  ``_start`` with the header line on WASI stdin. Nothing can load the module
+  ``_start`` with the header line on WASI stdin (an in-memory file, as the
+  runtime gives it where Linux has ``memfd_create``). Nothing can load the module
   faster from Python; the warm call's distance to it is what the runtime adds.
   Like the runtime, the scripts end with ``os._exit`` (wasmtime's worker
   threads may panic during interpreter shutdown, and the runtime skips it).
@@ -54,7 +55,7 @@ WARM_TARGET = 1.25
 COLD_TARGET = 20.0
 
 FLOOR = r"""
-import os, sys, tempfile, wasmtime
+import os, sys, wasmtime
 artifact, header, settings = sys.argv[1], sys.argv[2], __import__("json").loads(sys.argv[3])
 config = wasmtime.Config()
 config.strategy = "cranelift"
@@ -70,11 +71,10 @@ store = wasmtime.Store(engine)
 store.set_epoch_deadline(1 << 62)
 wasi = wasmtime.WasiConfig()
 wasi.argv = ["guest"]
-fd, path = tempfile.mkstemp()
+fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
 os.write(fd, header.encode() + b"\n")
+wasi.stdin_file = f"/proc/self/fd/{fd}"
 os.close(fd)
-wasi.stdin_file = path
-os.unlink(path)
 wasi.inherit_stdout()
 wasi.preopen_dir("/", "/")
 store.set_wasi(wasi)
@@ -115,33 +115,23 @@ def mark(label):
 mark("start")
 import wasmtime
 mark("import wasmtime (the floor pays it too)")
-import json, tempfile, threading
-mark("import json, tempfile, threading")
-import dataclasses
-mark("import dataclasses (shared core and production)")
-import subprocess
-mark("import subprocess (shared core: sysinspect_wasm.commands)")
-import traceback
-mark("import traceback (runtime: protocol.internal_error)")
-import sysinspect_wasm, sysinspect_wasm.backends
-mark("import sysinspect_wasm (the rest of the shared core)")
+import json
+mark("import json (the floor pays it too)")
 from sysinspect_wasm_runtime import cli, header, output, protocol, request, response
-mark("import sysinspect_wasm_runtime (the rest of the runtime)")
-import hashlib
-mark("import hashlib (OpenSSL, for the content key)")
+mark("import sysinspect_wasm_runtime (protocol path)")
+import sysinspect_wasm.backends, sysinspect_wasm.hostapi, sysinspect_wasm.spec
+mark("import sysinspect_wasm (what the protocol path uses)")
+import _hashlib
+mark("import _hashlib (OpenSSL, for the content key)")
 import sysinspect_wasm_production
-mark("import sysinspect_wasm_production")
 from sysinspect_wasm_production import cache, engine
-from sysinspect_wasm_production.binary import read_layout
-mark("import sysinspect_wasm_production.cache")
+mark("import sysinspect_wasm_production (+ .cache)")
 from pathlib import Path
 source = Path(sys.argv[1])
 handle = engine.engine_for()
 mark("engine")
-data = source.read_bytes()
-mark("read the module")
-digest = cache.content_digest(data)
-mark("SHA-256 of the module")
+digest = cache.file_digest(source)
+mark("read and SHA-256 of the module (the content key)")
 key = cache.cache_key(digest, handle.settings.fingerprint())
 mark("engine fingerprint and key")
 fd = os.open(source.parent / cache.artifact_name(source.name[:-5], key), os.O_RDONLY)
@@ -149,8 +139,6 @@ cache.verify(fd, os.fstat(fd).st_size, bytes.fromhex(key))
 mark("verify the artifact (footer, CRC-32)")
 module = wasmtime.Module.deserialize_file(handle.engine, f"/proc/self/fd/{fd}")
 mark("deserialize_file")
-read_layout(data)
-mark("module layout")
 from sysinspect_wasm import HostContext, Preopen, RunSpec
 from sysinspect_wasm_production import WasmtimeBackend
 loaded = WasmtimeBackend().load(source)
@@ -162,6 +150,8 @@ result = loaded.run(RunSpec(argv=(source.stem,), stdin=sys.argv[2].encode() + b"
                             host=HostContext(module_id=source.stem, header=head)))
 assert result.ok, result
 mark("run the guest (the floor runs it too)")
+loaded.program.layout
+mark("for comparison, not used: import the decoder, read the module again, decode its layout")
 with open(source.parent / cache.artifact_name(source.name[:-5], key), "rb") as artifact:
     wasmtime.Module.deserialize(handle.engine, artifact.read())
 mark("for comparison, not used: read the artifact and deserialize it from bytes")

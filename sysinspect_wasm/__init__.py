@@ -1,14 +1,49 @@
-"""Shared core of the Sysinspect Wasm runtime: executor interface, results, traps, host API."""
+"""Shared core of the Sysinspect Wasm runtime: executor interface, results, traps, host API.
 
-from .backends import BACKEND_CHOICES, get_backend
-from .errors import BackendUnavailable, GuestTrap, ModuleLoadError, WasmRuntimeError
-from .executor import Backend, Instance, Module
-from .hostapi import HOST_FUNCTIONS, GuestMemory, HostApi, HostContext
-from .result import ExportInfo, HostCall, RunResult, Value
-from .spec import Limits, Preopen, RunSpec
-from .traps import Trap, TrapKind
+The names below are imported from their modules on first use (PEP 562), so
+that importing one module of the package (as the runtime's protocol path
+does) does not import all of them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backends import BACKEND_CHOICES, get_backend
+    from .errors import BackendUnavailable, GuestTrap, ModuleLoadError, WasmRuntimeError
+    from .executor import Backend, Instance, Module
+    from .hostapi import HOST_FUNCTIONS, GuestMemory, HostApi, HostContext
+    from .result import ExportInfo, HostCall, RunResult, Value
+    from .spec import Limits, Preopen, RunSpec
+    from .traps import Trap, TrapKind
 
 __version__ = "0.1.0"
+
+_HOMES = {
+    "BACKEND_CHOICES": "backends",
+    "get_backend": "backends",
+    "BackendUnavailable": "errors",
+    "GuestTrap": "errors",
+    "ModuleLoadError": "errors",
+    "WasmRuntimeError": "errors",
+    "Backend": "executor",
+    "Instance": "executor",
+    "Module": "executor",
+    "HOST_FUNCTIONS": "hostapi",
+    "GuestMemory": "hostapi",
+    "HostApi": "hostapi",
+    "HostContext": "hostapi",
+    "ExportInfo": "result",
+    "HostCall": "result",
+    "RunResult": "result",
+    "Value": "result",
+    "Limits": "spec",
+    "Preopen": "spec",
+    "RunSpec": "spec",
+    "Trap": "traps",
+    "TrapKind": "traps",
+}
 
 __all__ = [
     "BACKEND_CHOICES",
@@ -34,3 +69,18 @@ __all__ = [
     "WasmRuntimeError",
     "get_backend",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
+
+from .records import FrozenRecord
 
 EXIT_CANNOT_START = 127
 EXIT_TIMED_OUT = 124
 
 
-@dataclass(frozen=True)
-class CommandOutcome:
+class CommandOutcome(FrozenRecord):
     """What a finished host command produced."""
 
+    __match_args__ = ("exit_code", "stdout", "stderr")
     exit_code: int
     stdout: str
     stderr: str
+
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.__dict__.update(exit_code=exit_code, stdout=stdout, stderr=stderr)
 
     def as_json(self) -> dict[str, object]:
         """The object ``api.exec`` writes back: exit_code, stdout, stderr."""

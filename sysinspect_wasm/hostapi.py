@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .commands import CommandRunner, run_host_command
 from .jsonio import compact_json_bytes, resolve_pointer
 from .packagekit import PackageKit
+from .records import FrozenRecord
 from .result import HostCall
 
 API_MODULE = "api"
@@ -62,17 +62,28 @@ class BadCall(Exception):
     """A call the guest got wrong: answered with -2."""
 
 
-@dataclass(frozen=True)
-class HostContext:
-    """What the host API knows about the run: header, module id, and its powers."""
+class HostContext(FrozenRecord):
+    """What the host API knows about the run: header, module id, and its powers.
 
-    module_id: str = "module"
-    header: Mapping[str, Any] = field(default_factory=dict)
-    allow_exec: bool = True
-    exec_refusal: str = "api.exec is disabled on this host"
-    commands: CommandRunner = run_host_command
-    packagekit: PackageKit = field(default_factory=PackageKit)
-    clock: Callable[[], float] = time.time
+    ``header`` and ``packagekit`` left out (or ``None``) get fresh defaults:
+    an empty header and ``PackageKit()``.
+    """
+
+    __match_args__ = ("module_id", "header", "allow_exec", "exec_refusal", "commands", "packagekit", "clock")
+    module_id: str
+    header: Mapping[str, Any]
+    allow_exec: bool
+    exec_refusal: str
+    commands: CommandRunner
+    packagekit: PackageKit
+    clock: Callable[[], float]
+
+    def __init__(self, module_id: str = "module", header: Mapping[str, Any] | None = None, allow_exec: bool = True,
+                 exec_refusal: str = "api.exec is disabled on this host", commands: CommandRunner = run_host_command,
+                 packagekit: PackageKit | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.__dict__.update(module_id=module_id, header={} if header is None else header, allow_exec=allow_exec,
+                             exec_refusal=exec_refusal, commands=commands,
+                             packagekit=PackageKit() if packagekit is None else packagekit, clock=clock)
 
 
 class HostApi:

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from .commands import CommandRunner, run_host_command
+from .records import FrozenRecord
 
 SYSTEM_BUS_SOCKET = "/run/dbus/system_bus_socket"
 
 
-@dataclass(frozen=True)
-class PackageKit:
+class PackageKit(FrozenRecord):
     """Answers the PackageKit helpers; ``probe`` tells whether the daemon can be reached."""
 
-    commands: CommandRunner = run_host_command
-    probe: Callable[[], bool] | None = None
-    pkcon: str = "pkcon"
+    __match_args__ = ("commands", "probe", "pkcon")
+    commands: CommandRunner
+    probe: Callable[[], bool] | None
+    pkcon: str
+
+    def __init__(self, commands: CommandRunner = run_host_command, probe: Callable[[], bool] | None = None,
+                 pkcon: str = "pkcon") -> None:
+        self.__dict__.update(commands=commands, probe=probe, pkcon=pkcon)
 
     def available(self) -> bool:
         """True when a PackageKit client and the system bus are both present."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
+from .records import FrozenRecord, Record
 from .traps import Trap
 
 
-@dataclass(frozen=True)
-class HostCall:
+class HostCall(FrozenRecord):
     """One call the guest made into the ``api`` namespace.
 
     ``args`` are the raw i32 arguments; ``request`` is the decoded input the
@@ -18,24 +17,33 @@ class HostCall:
     functions without a result).
     """
 
+    __match_args__ = ("function", "args", "request", "output", "result")
     function: str
     args: tuple[int, ...]
-    request: str | None = None
-    output: bytes | None = None
-    result: int | None = None
+    request: str | None
+    output: bytes | None
+    result: int | None
+
+    def __init__(self, function: str, args: tuple[int, ...], request: str | None = None,
+                 output: bytes | None = None, result: int | None = None) -> None:
+        self.__dict__.update(function=function, args=args, request=request, output=output, result=result)
 
 
-@dataclass
-class RunResult:
+class RunResult(Record):
     """The outcome of one run, the same shape on every backend."""
 
-    exit_code: int | None
-    stdout: bytes = b""
-    stderr: bytes = b""
-    trap: Trap | None = None
-    host_calls: list[HostCall] = field(default_factory=list)
-    logs: list[str] = field(default_factory=list)
-    elapsed: float = 0.0
+    __match_args__ = ("exit_code", "stdout", "stderr", "trap", "host_calls", "logs", "elapsed")
+
+    def __init__(self, exit_code: int | None, stdout: bytes = b"", stderr: bytes = b"", trap: Trap | None = None,
+                 host_calls: list[HostCall] | None = None, logs: list[str] | None = None,
+                 elapsed: float = 0.0) -> None:
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.trap = trap
+        self.host_calls: list[HostCall] = [] if host_calls is None else host_calls
+        self.logs: list[str] = [] if logs is None else logs
+        self.elapsed = elapsed
 
     @property
     def ok(self) -> bool:
@@ -46,8 +54,7 @@ class RunResult:
 VALUE_TYPES = ("i32", "i64", "f32", "f64", "v128", "funcref", "externref")
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(FrozenRecord):
     """A raw WebAssembly value: its type and its bit pattern as an unsigned int.
 
     Floats are kept as bits so that NaN payloads can be compared (or
@@ -55,12 +62,14 @@ class Value:
     ``bits`` is 0 for null and 1 otherwise.
     """
 
+    __match_args__ = ("type", "bits")
     type: str
     bits: int
 
-    def __post_init__(self) -> None:
-        if self.type not in VALUE_TYPES:
-            raise ValueError(f"unknown value type {self.type!r}")
+    def __init__(self, type: str, bits: int) -> None:
+        if type not in VALUE_TYPES:
+            raise ValueError(f"unknown value type {type!r}")
+        self.__dict__.update(type=type, bits=bits)
 
     @classmethod
     def i32(cls, n: int) -> Value:
@@ -105,11 +114,14 @@ class Value:
         return f"{self.type}:0x{self.bits:x}"
 
 
-@dataclass(frozen=True)
-class ExportInfo:
+class ExportInfo(FrozenRecord):
     """An export of an instance: its name, kind and, for functions, its signature."""
 
+    __match_args__ = ("name", "kind", "params", "results")
     name: str
     kind: str  # "func", "memory", "global", "table"
-    params: tuple[str, ...] = ()
-    results: tuple[str, ...] = ()
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+
+    def __init__(self, name: str, kind: str, params: tuple[str, ...] = (), results: tuple[str, ...] = ()) -> None:
+        self.__dict__.update(name=name, kind=kind, params=params, results=results)

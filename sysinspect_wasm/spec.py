@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .records import FrozenRecord
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .hostapi import HostContext
 
 MIB = 1024 * 1024
@@ -20,8 +22,7 @@ DEFAULT_STDOUT_BYTES = 8 * MIB
 DEFAULT_STDERR_BYTES = 1 * MIB
 
 
-@dataclass(frozen=True)
-class Preopen:
+class Preopen(FrozenRecord):
     """A host directory shown to the guest at ``guest_path``.
 
     A read-only preopen (``writable=False``) refuses every write, create,
@@ -29,13 +30,16 @@ class Preopen:
     ``host_path`` through it, whatever ``..``, absolute paths or symlinks say.
     """
 
+    __match_args__ = ("host_path", "guest_path", "writable")
     host_path: Path
     guest_path: str
-    writable: bool = False
+    writable: bool
+
+    def __init__(self, host_path: Path, guest_path: str, writable: bool = False) -> None:
+        self.__dict__.update(host_path=host_path, guest_path=guest_path, writable=writable)
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(FrozenRecord):
     """Resource limits for one run; every limit stops the guest with a trap when hit.
 
     ``memory_bytes`` is the ceiling of the guest's linear memory in bytes
@@ -45,18 +49,22 @@ class Limits:
     is wall-clock seconds (``None``: no limit).
     """
 
-    timeout: float | None = None
-    memory_bytes: int = DEFAULT_MEMORY_BYTES
-    stdout_bytes: int = DEFAULT_STDOUT_BYTES
-    stderr_bytes: int = DEFAULT_STDERR_BYTES
+    __match_args__ = ("timeout", "memory_bytes", "stdout_bytes", "stderr_bytes")
+    timeout: float | None
+    memory_bytes: int
+    stdout_bytes: int
+    stderr_bytes: int
 
-    def __post_init__(self) -> None:
-        if self.timeout is not None and self.timeout <= 0:
-            raise ValueError(f"timeout must be positive seconds or None, not {self.timeout!r}")
-        if self.memory_bytes < WASM_PAGE:
-            raise ValueError(f"memory_bytes must be at least one page ({WASM_PAGE}), not {self.memory_bytes!r}")
-        if self.stdout_bytes < 0 or self.stderr_bytes < 0:
+    def __init__(self, timeout: float | None = None, memory_bytes: int = DEFAULT_MEMORY_BYTES,
+                 stdout_bytes: int = DEFAULT_STDOUT_BYTES, stderr_bytes: int = DEFAULT_STDERR_BYTES) -> None:
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive seconds or None, not {timeout!r}")
+        if memory_bytes < WASM_PAGE:
+            raise ValueError(f"memory_bytes must be at least one page ({WASM_PAGE}), not {memory_bytes!r}")
+        if stdout_bytes < 0 or stderr_bytes < 0:
             raise ValueError("output caps must not be negative")
+        self.__dict__.update(timeout=timeout, memory_bytes=memory_bytes, stdout_bytes=stdout_bytes,
+                             stderr_bytes=stderr_bytes)
 
     @property
     def memory_pages(self) -> int:
@@ -64,23 +72,29 @@ class Limits:
         return self.memory_bytes // WASM_PAGE
 
 
-def _default_host() -> HostContext:
-    from .hostapi import HostContext
-
-    return HostContext()
-
-
-@dataclass(frozen=True)
-class RunSpec:
+class RunSpec(FrozenRecord):
     """One run of a WASI command module (its ``_start``).
 
     ``argv`` is the whole argument vector including ``argv[0]`` (empty by
     default, as upstream passes none); ``env`` is the whole environment.
+    ``env``, ``limits`` and ``host`` left out (or ``None``) get fresh defaults:
+    an empty environment, ``Limits()`` and ``HostContext()``.
     """
 
-    argv: tuple[str, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
-    stdin: bytes = b""
-    preopens: tuple[Preopen, ...] = ()
-    limits: Limits = field(default_factory=Limits)
-    host: HostContext = field(default_factory=_default_host)
+    __match_args__ = ("argv", "env", "stdin", "preopens", "limits", "host")
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    stdin: bytes
+    preopens: tuple[Preopen, ...]
+    limits: Limits
+    host: HostContext
+
+    def __init__(self, argv: tuple[str, ...] = (), env: Mapping[str, str] | None = None, stdin: bytes = b"",
+                 preopens: tuple[Preopen, ...] = (), limits: Limits | None = None,
+                 host: HostContext | None = None) -> None:
+        if host is None:
+            from .hostapi import HostContext
+
+            host = HostContext()
+        self.__dict__.update(argv=argv, env={} if env is None else env, stdin=stdin, preopens=preopens,
+                             limits=Limits() if limits is None else limits, host=host)

@@ -8,7 +8,8 @@ message that comes with a trap is backend-specific and never compared.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from .records import FrozenRecord
 
 
 class TrapKind(enum.StrEnum):
@@ -29,12 +30,15 @@ class TrapKind(enum.StrEnum):
     INVALID_MODULE = "invalid module"
 
 
-@dataclass(frozen=True)
-class Trap:
+class Trap(FrozenRecord):
     """A classified guest failure: the kind is compared, the message is for people."""
 
+    __match_args__ = ("kind", "message")
     kind: TrapKind
-    message: str = ""
+    message: str
+
+    def __init__(self, kind: TrapKind, message: str = "") -> None:
+        self.__dict__.update(kind=kind, message=message)
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}" if self.message else self.kind.value

@@ -28,7 +28,7 @@ from sysinspect_wasm_production import EngineSettings, WasmtimeBackend
 from sysinspect_wasm_production import cache as cache_module
 from sysinspect_wasm_production import engine as engine_module
 from sysinspect_wasm_production.backend import WasmtimeModule
-from sysinspect_wasm_production.cache import CACHE_DIR_ENV, FOOTER, MAGIC, TRACE_ENV
+from sysinspect_wasm_production.cache import CACHE_DIR_ENV, FOOTER, FORMAT, MAGIC, TRACE_ENV
 
 from sysinspect_wasm import RunSpec
 
@@ -262,7 +262,7 @@ def test_foreign_native_code_behind_a_valid_footer_is_refused_by_wasmtime(
     _fmt, meta_len, payload_len, key, _crc, _magic = FOOTER.unpack(genuine[-FOOTER.size:])
     meta = genuine[payload_len: payload_len + meta_len]
     payload = foreign[: FOOTER.unpack(foreign[-FOOTER.size:])[2]]
-    forged = payload + meta + FOOTER.pack(1, len(meta), len(payload), key, zlib.crc32(meta, zlib.crc32(payload)), MAGIC)
+    forged = payload + meta + FOOTER.pack(FORMAT, len(meta), len(payload), key, zlib.crc32(meta, zlib.crc32(payload)), MAGIC)
     module = damage_and_reload(folder, trace, forged)
     assert any("refused by wasmtime" in w for w in module.warnings), module.warnings
 
@@ -562,3 +562,46 @@ def test_cache_warnings_reach_the_modresponse(folder: Path) -> None:
     response = json.loads(done.stdout)
     assert response["retcode"] == 0 and response["data"]["v"] == "one"
     assert any("not an absolute path" in w for w in response["warning"]), response
+
+
+def test_a_loaded_program_answers_a_run_from_its_manifest(folder: Path, trace: Trace) -> None:
+    # the initial memory and the _start signature come from the artifact's manifest; the layout is decoded when asked
+    from sysinspect_wasm import Limits, TrapKind
+
+    (folder / "big.wasm").write_bytes(wat_to_wasm('(module (memory 3) (func (export "_start")))'))
+    (folder / "odd.wasm").write_bytes(wat_to_wasm('(module (func (export "_start") (param i32)))'))
+    for module_id, limits, kind in (("big", Limits(memory_bytes=2 * 65536), TrapKind.MEMORY_LIMIT),
+                                    ("odd", Limits(), TrapKind.LINK_ERROR)):
+        compiled = WasmtimeBackend().load(folder / f"{module_id}.wasm")
+        loaded = WasmtimeBackend().load(folder / f"{module_id}.wasm")
+        assert (compiled.cache_status, loaded.cache_status) == ("compiled", "loaded")
+        assert loaded.program.initial_pages == compiled.program.initial_pages
+        assert loaded.program.start_signature() == compiled.program.start_signature()
+        result = loaded.run(RunSpec(limits=limits))
+        assert result.trap is not None and result.trap.kind is kind, result
+
+
+def test_a_loaded_program_never_describes_other_content(folder: Path, trace: Trace) -> None:
+    WasmtimeBackend().load(folder / "hello.wasm")
+    loaded = WasmtimeBackend().load(folder / "hello.wasm")
+    assert loaded.cache_status == "loaded"
+    (folder / "hello.wasm").write_bytes(wat_to_wasm('(module (func (export "_start")) (func (export "other")))'))
+    assert loaded.program.layout is None  # the file no longer holds the code that was loaded
+    assert output(loaded) == {"v": "one"}
+
+
+def test_a_warm_call_imports_only_what_it_uses(folder: Path, trace: Trace) -> None:
+    # every warm call pays for its imports: none of these may creep back onto the protocol path
+    WasmtimeBackend().load(folder / "hello.wasm")
+    request = json.dumps({"args": {"rt.mod": "hello"}, "config": {"path.sharelib": str(folder.parents[2])}})
+    script = ("import json, sys\n"
+              "from sysinspect_wasm_runtime.protocol import respond\n"
+              "response = respond(sys.stdin.buffer.read())\n"
+              "print(json.dumps([response.as_dict(), sorted(sys.modules)]))\n")
+    done = subprocess.run([sys.executable, "-c", script], input=request.encode(), capture_output=True, timeout=120,
+                          check=True)
+    response, modules = json.loads(done.stdout)
+    assert response["data"]["v"] == "one" and trace.take() == ["compiled", "loaded"]
+    unwanted = {"dataclasses", "inspect", "tempfile", "threading", "subprocess", "traceback",
+                "sysinspect_wasm_production.binary", "sysinspect_wasm_production.instrument"}
+    assert unwanted.isdisjoint(modules), unwanted.intersection(modules)

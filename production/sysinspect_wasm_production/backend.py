@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import wasmtime
 
@@ -17,12 +17,14 @@ from sysinspect_wasm.spec import WASM_PAGE, Limits, RunSpec
 from sysinspect_wasm.traps import TrapKind
 
 from . import values
-from .binary import ModuleLayout
 from .engine import DEFAULT_SETTINGS, EngineSettings, engine_for
 from .epoch import Interrupt
 from .program import Program, annotate, compile_module, memory_over_ceiling
 from .run import run_program
 from .traps import classify
+
+if TYPE_CHECKING:
+    from .binary import ModuleLayout
 
 T = TypeVar("T")
 
@@ -189,14 +191,14 @@ class WasmtimeBackend(Backend):
         if not isinstance(wasm, Path):
             return WasmtimeModule(compile_module(self.handle, name or "module", bytes(wasm)))
         name = name or wasm.stem
+        if self.cache:
+            from .cache import load_program_file
+
+            loaded = load_program_file(self.handle, name, wasm, self.cache_dir)
+            return WasmtimeModule(loaded.program, warnings=loaded.warnings, cache_status=loaded.status,
+                                  artifact=loaded.artifact)
         try:
             data = wasm.read_bytes()
         except OSError as exc:
             raise ModuleLoadError(f"cannot read module {name!r} from {wasm}: {exc}") from None
-        if not self.cache:
-            return WasmtimeModule(compile_module(self.handle, name, data))
-        from .cache import load_program
-
-        loaded = load_program(self.handle, name, data, wasm, self.cache_dir)
-        return WasmtimeModule(loaded.program, warnings=loaded.warnings, cache_status=loaded.status,
-                              artifact=loaded.artifact)
+        return WasmtimeModule(compile_module(self.handle, name, data))

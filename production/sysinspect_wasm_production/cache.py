@@ -17,7 +17,8 @@ ends in ``.cwasm``, is never a module (PROTOCOL.md 1.4), and may be deleted
 at any time.
 
 Format. wasmtime's serialized module (an ELF object), then a JSON manifest
-(module, content digest, engine material, memory.grow guards, rewriter note),
+(module, content digest, engine material, memory.grow guards, rewriter note,
+the layout facts a run needs: :data:`~.program.LayoutFacts`),
 then a fixed footer (:data:`FOOTER`): format, lengths, the full key, the
 CRC-32 of everything before the footer, and a magic number. The checksum is
 there to catch damage (a truncated, garbled or half-copied file), not an
@@ -50,8 +51,8 @@ cold cache thus compile once; the others wait and load what it stored.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
-import hashlib
 import json
 import mmap
 import os
@@ -59,13 +60,16 @@ import stat
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import wasmtime
 
-from .engine import EngineHandle
-from .program import Program, compile_module, restore_program
+from sysinspect_wasm.errors import ModuleLoadError
+
+from .engine import EngineHandle, sha256
+from .program import LayoutFacts, Program, compile_module, layout_facts, restore_program, valid_facts
 from .traps import summary
 
 CACHE_DIR_ENV = "SYSINSPECT_WASM_CACHE_DIR"
@@ -80,10 +84,13 @@ TEMP_SUFFIX = ".tmp" + SUFFIX
 MODULE_SUFFIX = ".wasm"
 KEY_CHARS = 16
 """Hex digits of the key in an artifact's name; the full key is in its footer."""
-FORMAT = 1
+FORMAT = 2
+"""Version of the artifact format; 2 added the layout facts to the manifest."""
 MAGIC = b"sysiwasm"
 FOOTER = struct.Struct("<IIQ32sI8s")
 """format, manifest length, payload length, key, CRC-32 of payload and manifest, magic."""
+READ_CHUNK = 256 * 1024
+"""Bytes per read when hashing a module file: a small buffer, reused, costs less than one of its size."""
 LOCK_WAIT_SECONDS = 600.0
 """How long to wait for another process compiling the same module before compiling in memory."""
 
@@ -148,12 +155,31 @@ class ArtifactInfo:
 
 def content_digest(data: bytes) -> str:
     """The SHA-256 of a module's bytes, in hex."""
-    return hashlib.sha256(data).hexdigest()
+    return sha256(data).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, in hex (as :func:`content_digest` of its bytes); raises ``OSError``.
+
+    Read through one small buffer rather than into one object of the
+    module's size (whose fresh memory costs as much as the hashing) or a
+    mapping (which a file truncated meanwhile turns into SIGBUS).
+    """
+    digest = sha256()
+    buffer = bytearray(READ_CHUNK)
+    view = memoryview(buffer)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        while count := os.readv(fd, [buffer]):
+            digest.update(view[:count])
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
 
 
 def cache_key(digest: str, fingerprint: str) -> str:
     """The cache key of module content ``digest`` compiled by the engine with ``fingerprint``, in hex."""
-    return hashlib.sha256(f"{digest}:{fingerprint}".encode()).hexdigest()
+    return sha256(f"{digest}:{fingerprint}".encode()).hexdigest()
 
 
 def module_id_of(source: Path) -> str:
@@ -252,6 +278,8 @@ def _manifest(meta: bytes) -> dict[str, Any]:
     guards, note = manifest.get("guards"), manifest.get("note")
     if not isinstance(guards, list) or not all(type(g) is int for g in guards) or not isinstance(note, str):
         raise Damaged("garbled (manifest without guards or note)")
+    if not valid_facts(manifest.get("layout")):
+        raise Damaged("garbled (manifest without layout facts)")
     return manifest
 
 
@@ -281,6 +309,78 @@ def inspect(path: Path) -> ArtifactInfo:
 
 
 # -- loading ------------------------------------------------------------------
+
+
+def load_program_file(handle: EngineHandle, name: str, source: Path,
+                      cache_dir: str | os.PathLike[str] | None = None) -> Loaded:
+    """The program of the module file ``source``: :func:`load_program` of its bytes, warm calls made cheap.
+
+    The module's content key comes from reading the file through a small
+    buffer; when its artifact loads, the module's bytes are never held in
+    memory at all (a program restored from an artifact decodes the module's
+    layout only when asked, from the file read again, and only if its
+    content is still the one the artifact was built from). Anything else
+    (no artifact yet, a damaged one, an unusable folder) reads the module and
+    goes the way of :func:`load_program`, warnings and all. Raises
+    :class:`~sysinspect_wasm.errors.ModuleLoadError` when the module cannot
+    be read, or is not valid.
+    """
+    folder, warning = configured_dir(cache_dir)
+    folder = folder if folder is not None else Path(os.path.abspath(source)).parent
+    module_id = module_id_of(source)
+    try:
+        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        dfd = -1
+    ahead: _Verifying | None = None
+    try:
+        trusted = dfd >= 0 and not unsafe_reason(os.fstat(dfd), "it")
+        if trusted:
+            # the artifact's checksum on another thread while this one hashes the module: both run without the GIL
+            ahead = _verify_ahead(dfd, module_id)
+        try:
+            digest = file_digest(source)
+        except OSError as exc:
+            raise _unreadable(name, source, exc) from None
+        if trusted:
+            key = cache_key(digest, handle.settings.fingerprint())
+            stem = f"{module_id}.{key[:KEY_CHARS]}"
+            key_raw = bytes.fromhex(key)
+
+            def reader() -> bytes | None:
+                return _read_unchanged(source, digest)
+
+            manifest = ahead.result(key_raw) if ahead is not None and ahead.name == stem + SUFFIX else None
+            if ahead is not None and manifest is not None:
+                attempt = _restore(handle, name, reader, ahead.fd, manifest)
+            else:
+                attempt = _try_load(handle, name, reader, dfd, stem + SUFFIX, key_raw)
+            if attempt.program is not None:
+                _trace(LOADED, stem)
+                return Loaded(attempt.program, LOADED, folder / (stem + SUFFIX), (warning,) if warning else ())
+    finally:
+        if ahead is not None:
+            ahead.close()
+        if dfd >= 0:
+            os.close(dfd)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise _unreadable(name, source, exc) from None
+    return load_program(handle, name, data, source, cache_dir)
+
+
+def _unreadable(name: str, source: Path, exc: OSError) -> ModuleLoadError:
+    return ModuleLoadError(f"cannot read module {name!r} from {source}: {exc}")
+
+
+def _read_unchanged(source: Path, digest: str) -> bytes | None:
+    """The bytes of ``source`` if their digest is still ``digest``, else (or when unreadable) ``None``."""
+    try:
+        data = source.read_bytes()
+    except OSError:
+        return None
+    return data if content_digest(data) == digest else None
 
 
 def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
@@ -354,6 +454,7 @@ def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
                 "engine": handle.settings.material(),
                 "guards": sorted(program.guards),
                 "note": program.note,
+                "layout": layout_facts(program.layout),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             try:
@@ -397,7 +498,25 @@ def _deserialize(handle: EngineHandle, fd: int) -> wasmtime.Module:
     return wasmtime.Module.deserialize(handle.engine, os.pread(fd, os.fstat(fd).st_size, 0))
 
 
-def _try_load(handle: EngineHandle, name: str, data: bytes, dfd: int, artifact: str, key: bytes) -> _Attempt:
+def _try_load(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes | None], dfd: int, artifact: str,
+              key: bytes) -> _Attempt:
+    """Load the artifact ``artifact`` in folder ``dfd`` if it is safe and intact; ``data``: see :func:`restore_program`."""
+    opened = _open_artifact(dfd, artifact)
+    if isinstance(opened, _Attempt):
+        return opened
+    fd, size = opened
+    try:
+        try:
+            _, manifest = verify(fd, size, key)
+        except Damaged as exc:
+            return _Attempt(problem=str(exc))
+        return _restore(handle, name, data, fd, manifest)
+    finally:
+        os.close(fd)
+
+
+def _open_artifact(dfd: int, artifact: str) -> tuple[int, int] | _Attempt:
+    """``(descriptor, size)`` of artifact ``artifact`` in folder ``dfd`` if it may be trusted, else why not."""
     try:
         fd = os.open(artifact, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
     except FileNotFoundError:
@@ -406,22 +525,83 @@ def _try_load(handle: EngineHandle, name: str, data: bytes, dfd: int, artifact: 
         return _Attempt(problem=f"it cannot be opened safely ({exc.strerror or exc})", untrusted=True)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return _Attempt(problem="it is not a regular file", untrusted=True)
-        unsafe = unsafe_reason(st, "it")
-        if unsafe:
-            return _Attempt(problem=unsafe, untrusted=True)
-        try:
-            _, manifest = verify(fd, st.st_size, key)
-        except Damaged as exc:
-            return _Attempt(problem=str(exc))
-        try:
-            module = _deserialize(handle, fd)
-        except wasmtime.WasmtimeError as exc:
-            return _Attempt(problem=f"refused by wasmtime ({summary(str(exc))})")
-    finally:
+        problem = unsafe_reason(st, "it") if stat.S_ISREG(st.st_mode) else "it is not a regular file"
+    except BaseException:
         os.close(fd)
-    return _Attempt(restore_program(handle, name, data, module, frozenset(manifest["guards"]), manifest["note"]))
+        raise
+    if problem:
+        os.close(fd)
+        return _Attempt(problem=problem, untrusted=True)
+    return fd, st.st_size
+
+
+def _restore(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes | None], fd: int,
+             manifest: dict[str, Any]) -> _Attempt:
+    """The program in the artifact open (and verified, with ``manifest``) at ``fd``, unless wasmtime refuses it."""
+    try:
+        module = _deserialize(handle, fd)
+    except wasmtime.WasmtimeError as exc:
+        return _Attempt(problem=f"refused by wasmtime ({summary(str(exc))})")
+    facts: LayoutFacts = manifest["layout"]
+    return _Attempt(restore_program(handle, name, data, module, frozenset(manifest["guards"]), manifest["note"], facts))
+
+
+class _Verifying:
+    """A trusted artifact, its footer and checksum being verified on a thread of its own (see :func:`_verify_ahead`).
+
+    The checksum and the module's digest are computed in C without the GIL,
+    so they overlap on two cores.
+    """
+
+    __slots__ = ("_done", "fd", "name", "outcome")
+
+    def __init__(self, name: str, fd: int, size: int) -> None:
+        self.name = name
+        self.fd = fd
+        self.outcome: tuple[bytes, dict[str, Any]] | None = None
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        try:
+            _thread.start_new_thread(self._verify, (size,))
+        except RuntimeError:  # no thread to be had: verify right here
+            self._verify(size)
+
+    def _verify(self, size: int) -> None:
+        try:
+            self.outcome = verify(self.fd, size, None)
+        except BaseException:  # damaged or unreadable: the caller takes the ordinary way, which says why
+            pass
+        finally:
+            self._done.release()
+
+    def result(self, key: bytes) -> dict[str, Any] | None:
+        """The manifest, once verified, when the artifact is intact and carries ``key``; else ``None``."""
+        with self._done:
+            outcome = self.outcome
+        return outcome[1] if outcome is not None and outcome[0] == key else None
+
+    def close(self) -> None:
+        """Wait for the verification to end, then close the artifact."""
+        with self._done:
+            os.close(self.fd)
+
+
+def _verify_ahead(dfd: int, module_id: str) -> _Verifying | None:
+    """Start verifying the artifact of ``module_id`` in folder ``dfd`` when it has exactly one that may be trusted.
+
+    Its key is not known yet (the module's digest is still being computed):
+    which artifact to load is only decided once it is, by its name and the
+    key in its footer.
+    """
+    with os.scandir(dfd) as entries:
+        names = [entry.name for entry in entries
+                 if entry.name.startswith(module_id) and (parse_artifact_name(entry.name) or ("",))[0] == module_id]
+    if len(names) != 1:
+        return None
+    opened = _open_artifact(dfd, names[0])
+    if isinstance(opened, _Attempt):
+        return None
+    return _Verifying(names[0], *opened)
 
 
 def _acquire(dfd: int, name: str, wait: float, stem: str = "") -> int | None:

@@ -10,18 +10,25 @@ modules can only run on the engine that compiled them, and the epoch clock
 
 from __future__ import annotations
 
+import _thread
 import functools
-import hashlib
 import json
 import os
-import threading
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import wasmtime
 
+from sysinspect_wasm.records import FrozenRecord
+
 from .epoch import EpochClock
 from .versions import INSTRUMENT_VERSION
+
+try:  # OpenSSL's SHA-256 without module hashlib, whose import sets up every other algorithm too (0.4 ms a call)
+    from _hashlib import openssl_sha256 as _sha256
+except ImportError:  # pragma: no cover - a Python built without OpenSSL
+    from hashlib import sha256 as _sha256
+sha256 = _sha256
+"""SHA-256 (as ``hashlib.sha256``), for fingerprints, content digests and cache keys."""
 
 MIB = 1024 * 1024
 
@@ -62,7 +69,7 @@ def rewriter_digest() -> str:
     the version.
     """
     here = os.path.dirname(os.path.abspath(__file__))
-    digest = hashlib.sha256()
+    digest = sha256()
     for name in _REWRITER_SOURCES:
         try:
             with open(os.path.join(here, name), "rb") as source:
@@ -83,8 +90,7 @@ def _host() -> tuple[str, str]:
     return platform.machine(), platform.system()
 
 
-@dataclass(frozen=True)
-class EngineSettings:
+class EngineSettings(FrozenRecord):
     """How the engine compiles and runs guests.
 
     ``max_wasm_stack`` bounds the native stack guest code may use (a deeper
@@ -95,11 +101,21 @@ class EngineSettings:
     always on: timeouts and the output caps depend on it.
     """
 
-    max_wasm_stack: int = 1 * MIB
-    cranelift_opt_level: str = "speed"
-    nan_canonicalization: bool = False
-    relaxed_simd_deterministic: bool = True
-    parallel_compilation: bool = True
+    __match_args__ = ("max_wasm_stack", "cranelift_opt_level", "nan_canonicalization", "relaxed_simd_deterministic",
+                      "parallel_compilation")
+    max_wasm_stack: int
+    cranelift_opt_level: str
+    nan_canonicalization: bool
+    relaxed_simd_deterministic: bool
+    parallel_compilation: bool
+
+    def __init__(self, max_wasm_stack: int = 1 * MIB, cranelift_opt_level: str = "speed",
+                 nan_canonicalization: bool = False, relaxed_simd_deterministic: bool = True,
+                 parallel_compilation: bool = True) -> None:
+        self.__dict__.update(max_wasm_stack=max_wasm_stack, cranelift_opt_level=cranelift_opt_level,
+                             nan_canonicalization=nan_canonicalization,
+                             relaxed_simd_deterministic=relaxed_simd_deterministic,
+                             parallel_compilation=parallel_compilation)
 
     def config(self) -> wasmtime.Config:
         """A fresh wasmtime Config carrying these settings."""
@@ -122,7 +138,7 @@ class EngineSettings:
         """
         machine, system = _host()
         return {
-            "settings": asdict(self),
+            "settings": {name: getattr(self, name) for name in self.__match_args__},
             "epoch_interruption": True,
             "wasmtime": wasmtime_version(),
             "machine": machine,
@@ -138,23 +154,26 @@ class EngineSettings:
 
 @functools.cache
 def _fingerprint(settings: EngineSettings) -> str:
-    return hashlib.sha256(json.dumps(settings.material(), sort_keys=True).encode()).hexdigest()
+    return sha256(json.dumps(settings.material(), sort_keys=True).encode()).hexdigest()
 
 
 DEFAULT_SETTINGS = EngineSettings()
 
 
-@dataclass(frozen=True)
-class EngineHandle:
+class EngineHandle(FrozenRecord):
     """A wasmtime engine with its settings and its epoch clock."""
 
+    __match_args__ = ("settings", "engine", "clock")
     settings: EngineSettings
     engine: wasmtime.Engine
     clock: EpochClock
 
+    def __init__(self, settings: EngineSettings, engine: wasmtime.Engine, clock: EpochClock) -> None:
+        self.__dict__.update(settings=settings, engine=engine, clock=clock)
+
 
 _ENGINES: dict[EngineSettings, EngineHandle] = {}
-_ENGINES_LOCK = threading.Lock()
+_ENGINES_LOCK = _thread.allocate_lock()
 
 
 def engine_for(settings: EngineSettings = DEFAULT_SETTINGS) -> EngineHandle:

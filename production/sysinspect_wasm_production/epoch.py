@@ -19,19 +19,25 @@ same engine never interrupt each other wrongly.
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import itertools
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 from wasmtime import _ffi as ffi
 
 from sysinspect_wasm.traps import Trap, TrapKind
+
+if TYPE_CHECKING:
+    import threading
+
+# Locks come from _thread: module threading (its Condition and Thread) is
+# imported only once a timed run starts the ticker.
 
 TICK_SECONDS = 0.01
 """How often the ticker advances the epoch while a timed run is active."""
@@ -57,7 +63,7 @@ class Interrupt:
 
     def __init__(self, engine: wasmtime.Engine, deadline: float | None = None) -> None:
         self._engine = engine
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self.deadline = deadline
         self.reason: Trap | None = None
 
@@ -126,16 +132,27 @@ class EpochClock:
 
     def __init__(self, engine: wasmtime.Engine) -> None:
         self._engine = engine
-        self._condition = threading.Condition()
-        self._timed_runs = 0
-        self._thread: threading.Thread | None = None
+        self._forget_thread()
         # a forked child has no ticker thread (nor the parent's runs): start afresh there
         os.register_at_fork(after_in_child=self._forget_thread)
 
     def _forget_thread(self) -> None:
-        self._condition = threading.Condition()
+        self._setup = _thread.allocate_lock()
+        self._made: threading.Condition | None = None
         self._timed_runs = 0
-        self._thread = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def _condition(self) -> threading.Condition:
+        made = self._made
+        if made is None:
+            with self._setup:
+                if self._made is None:
+                    import threading
+
+                    self._made = threading.Condition()
+                made = self._made
+        return made
 
     def attach(self, store: wasmtime.Store, interrupt: Interrupt) -> None:
         """Make ``store`` consult ``interrupt`` at every epoch tick (required before running any code)."""
@@ -150,6 +167,8 @@ class EpochClock:
         with self._condition:
             self._timed_runs += 1
             if self._thread is None:
+                import threading
+
                 self._thread = threading.Thread(target=self._tick, name="sysinspect-wasm-epoch", daemon=True)
                 self._thread.start()
             self._condition.notify_all()

@@ -9,7 +9,7 @@ complete so the guest does not retry it in the moment before it stops.
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 from sysinspect_wasm.traps import TrapKind
 
@@ -25,7 +25,7 @@ class CappedOutput:
         self.overflowed = False
         self._interrupt = interrupt
         self._data = bytearray()
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def write(self, chunk: bytes) -> None:
         """Wasmtime's custom-output callback; never raises (wasmtime-py would print the error)."""

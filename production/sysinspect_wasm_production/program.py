@@ -8,20 +8,31 @@ artifacts it stored earlier through :func:`restore_program`.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
 from sysinspect_wasm.errors import ModuleLoadError
+from sysinspect_wasm.records import FrozenRecord
 from sysinspect_wasm.traps import Trap, TrapKind
 
-from .binary import DecodeError, ModuleLayout, Signature, read_layout
 from .engine import EngineHandle
 from .traps import summary
 
 if TYPE_CHECKING:
+    from .binary import ModuleLayout, Signature
     from .instrument import Instrumented
+
+START = "_start"
+"""The export a WASI command runs."""
+
+LayoutFacts = dict[str, Any]
+"""What a run needs of a module's layout, as plain JSON values (the cache stores it beside an artifact):
+``initial_pages`` (int, ``None``: unknown) and ``start``, the ``[params, results]`` of the exported
+function ``_start`` (``None``: no such export, or its signature is unknown)."""
+
+_UNREAD: Any = object()
 
 
 def __getattr__(name: str) -> Any:
@@ -36,21 +47,91 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class Program:
-    """A compiled module with what a run needs to know about it."""
+def layout_facts(layout: ModuleLayout | None) -> LayoutFacts:
+    """The :data:`LayoutFacts` of ``layout`` (``None``: a layout that could not be read)."""
+    if layout is None:
+        return {"initial_pages": None, "start": None}
+    start = None
+    for export in layout.exports:
+        if export.name == START and export.kind == "func":
+            signature = layout.signature(export.index)
+            if signature is not None:
+                start = [list(signature.params), list(signature.results)]
+            break
+    return {"initial_pages": layout.initial_pages, "start": start}
 
+
+def valid_facts(facts: object) -> bool:
+    """True when ``facts`` has the shape of :data:`LayoutFacts` (e.g. as read back from a file)."""
+    if not isinstance(facts, dict) or set(facts) != {"initial_pages", "start"}:
+        return False
+    pages, start = facts["initial_pages"], facts["start"]
+    if pages is not None and type(pages) is not int:
+        return False
+    return start is None or (isinstance(start, list) and len(start) == 2 and all(
+        isinstance(types, list) and all(isinstance(t, str) for t in types) for types in start))
+
+
+class Program(FrozenRecord):
+    """A compiled module with what a run needs to know about it.
+
+    A program restored from a cached artifact (:func:`restore_program`)
+    answers a run's questions (:attr:`initial_pages`, :meth:`start_signature`)
+    from the facts stored with the artifact, and decodes its ``layout`` from
+    the module's bytes only when something asks for it.
+    """
+
+    __match_args__ = ("name", "handle", "module", "guards", "layout", "note")
     name: str
     handle: EngineHandle
     module: wasmtime.Module
     guards: frozenset[int]
-    layout: ModuleLayout | None
     note: str
+
+    def __init__(self, name: str, handle: EngineHandle, module: wasmtime.Module, guards: frozenset[int],
+                 layout: ModuleLayout | None, note: str) -> None:
+        self.__dict__.update(name=name, handle=handle, module=module, guards=guards, note=note, _layout=layout,
+                             _facts=None, _source=None)
+
+    @classmethod
+    def restored(cls, name: str, handle: EngineHandle, module: wasmtime.Module, guards: frozenset[int], note: str,
+                 facts: LayoutFacts, source: Callable[[], bytes | None]) -> Program:
+        """A program whose layout is decoded on first use from ``source()`` (``None``: unreadable).
+
+        ``facts`` must be the :func:`layout_facts` of that layout.
+        """
+        program = cls(name, handle, module, guards, None, note)
+        program.__dict__.update(_layout=_UNREAD, _facts=facts, _source=source)
+        return program
+
+    @property
+    def layout(self) -> ModuleLayout | None:
+        """The module's index spaces, signatures, memories and exports (``None``: could not be read)."""
+        layout: ModuleLayout | None = self.__dict__["_layout"]
+        if layout is _UNREAD:
+            source: Callable[[], bytes | None] = self.__dict__["_source"]
+            data = source()
+            layout = None if data is None else read_layout_or_none(data)
+            self.__dict__["_layout"] = layout
+        return layout
 
     @property
     def initial_pages(self) -> int | None:
         """The largest initial size of the module's own memories (``None``: unknown)."""
-        return None if self.layout is None else self.layout.initial_pages
+        facts: LayoutFacts | None = self.__dict__["_facts"]
+        if facts is not None:
+            pages: int | None = facts["initial_pages"]
+            return pages
+        layout = self.layout
+        return None if layout is None else layout.initial_pages
+
+    def start_signature(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """``(params, results)`` of the exported function ``_start``; ``None``: no such export, or unknown."""
+        facts: LayoutFacts | None = self.__dict__["_facts"]
+        if facts is None:
+            facts = layout_facts(self.layout)
+        start = facts["start"]
+        return None if start is None else (tuple(start[0]), tuple(start[1]))
 
     def export_signature(self, name: str) -> tuple[int, Signature | None] | None:
         """(function index, signature) of exported function ``name``; ``None`` when there is no such export.
@@ -58,11 +139,12 @@ class Program:
         Signatures come from our own decoder: wasmtime's C API aborts the
         process when asked for the kind of a v128 or GC reference type.
         """
-        if self.layout is None:
+        layout = self.layout
+        if layout is None:
             return None
-        for export in self.layout.exports:
+        for export in layout.exports:
             if export.name == name and export.kind == "func":
-                return export.index, self.layout.signature(export.index)
+                return export.index, layout.signature(export.index)
         return None
 
 
@@ -107,16 +189,30 @@ def compile_module(handle: EngineHandle, name: str, data: bytes) -> Program:
     return Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
 
 
-def restore_program(handle: EngineHandle, name: str, data: bytes, module: wasmtime.Module,
-                    guards: frozenset[int], note: str) -> Program:
+def read_layout_or_none(data: bytes) -> ModuleLayout | None:
+    """The layout of module ``data`` as the rewriter reads it; ``None`` when it cannot be decoded."""
+    from .binary import DecodeError, read_layout
+
+    try:
+        return read_layout(data)
+    except (DecodeError, IndexError):
+        return None
+
+
+def restore_program(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes | None],
+                    module: wasmtime.Module, guards: frozenset[int], note: str,
+                    facts: LayoutFacts | None = None) -> Program:
     """The :class:`Program` that :func:`compile_module` made from ``data``, around its native code loaded again.
 
-    ``guards`` and ``note`` are the ones the compilation produced (the cache
-    stores them beside the artifact); the layout, which is cheap to decode,
-    is read from ``data`` again exactly as the rewriter reads it.
+    ``guards`` and ``note`` are the ones the compilation produced, ``facts``
+    its :func:`layout_facts` (the cache stores them beside the artifact).
+    ``data`` is the module's bytes, or a function that reads them (``None``
+    when they are no longer the module's): the layout is decoded from them,
+    exactly as the rewriter reads it, right away without ``facts``, else on
+    first use.
     """
-    try:
-        layout: ModuleLayout | None = read_layout(data)
-    except (DecodeError, IndexError):
-        layout = None
-    return Program(name, handle, module, guards, layout, note)
+    if facts is None:
+        raw = data if isinstance(data, bytes) else data()
+        return Program(name, handle, module, guards, None if raw is None else read_layout_or_none(raw), note)
+    source = data if callable(data) else lambda: data
+    return Program.restored(name, handle, module, guards, note, facts, source)

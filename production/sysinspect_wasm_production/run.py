@@ -15,9 +15,8 @@ result. A process that exits meanwhile takes the thread down with it.
 from __future__ import annotations
 
 import os
-import tempfile
-import threading
 import time
+from typing import TYPE_CHECKING
 
 import wasmtime
 
@@ -31,13 +30,14 @@ from . import values
 from .epoch import Interrupt
 from .hostbind import bind_host_api
 from .output import CappedOutput
-from .program import Program, annotate, memory_over_ceiling
+from .program import START, Program, annotate, memory_over_ceiling
 from .traps import classify
+
+if TYPE_CHECKING:
+    import threading
 
 GRACE_SECONDS = 0.3
 """How long past its deadline a timed run may take to unwind before it is abandoned."""
-
-START = "_start"
 
 Outcome = tuple[int | None, Trap | None]
 
@@ -56,7 +56,11 @@ class WasiRun:
         self.stderr = CappedOutput("stderr", limits.stderr_bytes, self.interrupt)
         self.outcome: Outcome | None = None
         self.failure: BaseException | None = None
-        self.finished = threading.Event()
+        self.finished: threading.Event | None = None  # only a timed run, on a worker thread, is waited for
+        if self.deadline is not None:
+            import threading
+
+            self.finished = threading.Event()
 
     def execute(self) -> None:
         """Run the guest to its end; records the outcome, or the failure of our own code."""
@@ -65,7 +69,8 @@ class WasiRun:
         except BaseException as exc:
             self.failure = exc
         finally:
-            self.finished.set()
+            if self.finished is not None:
+                self.finished.set()
 
     def result(self, outcome: Outcome, started: float) -> RunResult:
         """The RunResult for ``outcome``, with copies of what was captured so far."""
@@ -86,14 +91,7 @@ class WasiRun:
         wasi.argv = list(spec.argv)
         wasi.env = list(spec.env.items())
         if spec.stdin:
-            # wasmtime opens the file right away; the open descriptor outlives the name
-            fd, path = tempfile.mkstemp(prefix="sysinspect-wasm-stdin-")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(spec.stdin)
-                wasi.stdin_file = path
-            finally:
-                os.unlink(path)
+            _stdin_from(wasi, spec.stdin)
         wasi.stdout_custom = self.stdout.write
         wasi.stderr_custom = self.stderr.write
         for preopen in spec.preopens:
@@ -137,9 +135,8 @@ class WasiRun:
             start = instance.exports(store).get(START)
             if not isinstance(start, wasmtime.Func):
                 return None, Trap(TrapKind.LINK_ERROR, f"module {program.name!r} exports no function {START!r}")
-            found = program.export_signature(START)
-            signature = found[1] if found else None
-            if signature is not None and (signature.params or signature.results):
+            signature = program.start_signature()
+            if signature is not None and (signature[0] or signature[1]):
                 return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
             try:  # (without a known signature, wasmtime itself refuses a mismatched call)
                 values.call(store, start, [], [], [])
@@ -157,13 +154,55 @@ class WasiRun:
             store.close()
 
 
+def _stdin_from(wasi: wasmtime.WasiConfig, data: bytes) -> None:
+    """Make ``data`` the guest's standard input: wasmtime opens a file by name, right away.
+
+    Where Linux's ``memfd_create`` exists the file is an anonymous one in
+    memory, named through ``/proc/self/fd``: nothing touches a file system,
+    and the module :mod:`tempfile` (with what it imports) stays unloaded.
+    Elsewhere (or should that fail) it is a temporary file, removed once
+    wasmtime has opened it.
+    """
+    memfd_create = getattr(os, "memfd_create", None)
+    if memfd_create is not None:
+        try:
+            fd = memfd_create("sysinspect-wasm-stdin", os.MFD_CLOEXEC)
+            try:
+                _write_all(fd, data)
+                wasi.stdin_file = f"/proc/self/fd/{fd}"  # opened anew: it reads from offset 0
+                return
+            finally:
+                os.close(fd)
+        except (OSError, wasmtime.WasmtimeError):
+            pass
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="sysinspect-wasm-stdin-")
+    try:
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        wasi.stdin_file = path  # the open descriptor outlives the name
+    finally:
+        os.unlink(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def run_program(program: Program, spec: RunSpec) -> RunResult:
     """Run ``program``'s ``_start`` under ``spec``; guest failures come back as traps."""
     started = time.monotonic()
     run = WasiRun(program, spec, started)
-    if run.deadline is None:
+    if run.deadline is None or run.finished is None:
         run.execute()
     else:
+        import threading
+
         with program.handle.clock.ticking():
             worker = threading.Thread(target=run.execute, name=f"sysinspect-wasm-{program.name}", daemon=True)
             worker.start()

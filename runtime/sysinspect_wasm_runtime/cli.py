@@ -68,9 +68,9 @@ class _Stdout:
     """
 
     def __init__(self) -> None:
-        import threading
+        import _thread  # not threading: only a request with a timeout needs that (for its watchdog)
 
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
         self.sent = False
         with contextlib.suppress(OSError):
             _ensure_open(2)

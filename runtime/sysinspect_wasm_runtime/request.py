@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from sysinspect_wasm.records import FrozenRecord
 
 from .library import DEFAULT_SHARELIB
 
@@ -58,17 +59,32 @@ class RequestError(Exception):
     """The request cannot be understood; the text says what was wrong (retcode 2)."""
 
 
-@dataclass(frozen=True)
-class ModRequest:
-    """A validated request. ``options`` and ``arguments`` still hold the ``rt.*`` names."""
+class ModRequest(FrozenRecord):
+    """A validated request. ``options`` and ``arguments`` still hold the ``rt.*`` names.
 
-    timeout: int = 0
-    quiet: bool = False
-    options: tuple[str, ...] = ()
-    arguments: Mapping[str, Any] = field(default_factory=dict)
-    config: Mapping[str, Any] = field(default_factory=lambda: {SHARELIB_KEY: DEFAULT_SHARELIB})
-    host: Mapping[str, Any] = field(default_factory=dict)
-    ext: Mapping[str, Any] = field(default_factory=dict)
+    Mappings left out (or ``None``) get fresh defaults: empty, and for
+    ``config`` the default sharelib.
+    """
+
+    __match_args__ = ("timeout", "quiet", "options", "arguments", "config", "host", "ext")
+    timeout: int
+    quiet: bool
+    options: tuple[str, ...]
+    arguments: Mapping[str, Any]
+    config: Mapping[str, Any]
+    host: Mapping[str, Any]
+    ext: Mapping[str, Any]
+
+    def __init__(self, timeout: int = 0, quiet: bool = False, options: tuple[str, ...] = (),
+                 arguments: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None,
+                 host: Mapping[str, Any] | None = None, ext: Mapping[str, Any] | None = None) -> None:
+        self.__dict__.update(
+            timeout=timeout, quiet=quiet, options=options,
+            arguments={} if arguments is None else arguments,
+            config={SHARELIB_KEY: DEFAULT_SHARELIB} if config is None else config,
+            host={} if host is None else host,
+            ext={} if ext is None else ext,
+        )
 
     def guest_options(self) -> list[str]:
         """The options the guest sees: the request's, in order, without ``rt.*``."""
@@ -227,19 +243,27 @@ def _object(document: dict[str, Any], key: str, what: str) -> dict[str, Any]:
     return value
 
 
-@dataclass(frozen=True)
-class RuntimeSettings:
+class RuntimeSettings(FrozenRecord):
     """What the ``rt.*`` names (and ``write-dir``) ask of the runtime."""
 
-    module_id: str = ""
-    list_modules: bool = False
-    man: bool = False
-    backend: str = "auto"
-    sandbox: bool = False
-    rootfs: str | None = None
-    memory_mb: int | None = None
-    output_kb: int | None = None
-    unknown: tuple[str, ...] = ()
+    __match_args__ = ("module_id", "list_modules", "man", "backend", "sandbox", "rootfs", "memory_mb", "output_kb",
+                      "unknown")
+    module_id: str
+    list_modules: bool
+    man: bool
+    backend: str
+    sandbox: bool
+    rootfs: str | None
+    memory_mb: int | None
+    output_kb: int | None
+    unknown: tuple[str, ...]
+
+    def __init__(self, module_id: str = "", list_modules: bool = False, man: bool = False, backend: str = "auto",
+                 sandbox: bool = False, rootfs: str | None = None, memory_mb: int | None = None,
+                 output_kb: int | None = None, unknown: tuple[str, ...] = ()) -> None:
+        self.__dict__.update(module_id=module_id, list_modules=list_modules, man=man, backend=backend,
+                             sandbox=sandbox, rootfs=rootfs, memory_mb=memory_mb, output_kb=output_kb,
+                             unknown=unknown)
 
 
 def _bounded_int(arguments: Mapping[str, Any], name: str, low: int, high: int, unit: str) -> int | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sysinspect_wasm.jsonio import compact_json
+from sysinspect_wasm.records import Record
 
 # Return codes. 0 and 3 to 6 are upstream's; 1 is upstream's "response is
 # empty" default, used here for an internal error; 2 is ours, for a request
@@ -26,14 +26,21 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, (dict, list, str)) and not value)
 
 
-@dataclass
-class ModResponse:
+_FRESH: Any = object()
+"""Default of ``data``: a fresh ``{"changed": false}`` (``None`` is a value ``data`` may take)."""
+
+
+class ModResponse(Record):
     """A response under construction; ``data`` starts as ``{"changed": false}``."""
 
-    retcode: int = INTERNAL_ERROR
-    message: str = "Response is empty"
-    warning: list[str] = field(default_factory=list)
-    data: Any = field(default_factory=lambda: {"changed": False})
+    __match_args__ = ("retcode", "message", "warning", "data")
+
+    def __init__(self, retcode: int = INTERNAL_ERROR, message: str = "Response is empty",
+                 warning: list[str] | None = None, data: Any = _FRESH) -> None:
+        self.retcode = retcode
+        self.message = message
+        self.warning: list[str] = [] if warning is None else warning
+        self.data: Any = {"changed": False} if data is _FRESH else data
 
     @classmethod
     def failure(cls, retcode: int, message: str, warning: list[str] | None = None) -> ModResponse:
