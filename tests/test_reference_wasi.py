@@ -271,3 +271,93 @@ def test_path_calls_on_something_not_a_directory(backend: Backend, tmp_path: Pat
     answers = [ERRNO_NAMES[e] for e in struct.unpack("<5H", result.stdout)]
     # path_open on a file, on stdin; path_filestat_get on a file, on stdout; path_create_directory on stderr
     assert answers == ["NOTDIR", "BADF", "BADF", "BADF", "BADF"], backend.name
+
+
+FSPROBE = Path(__file__).parent / "guests" / "fsprobe.wasm"
+
+# command -> wasmtime 50's answer, each in a fresh make_slash_tree preopened (writable) at /s: a name ending
+# in "/" is, for rmdir, unlink, link and symlink, resolved whole as a directory (following a final link, never
+# leaving the preopen) and acted on as "." in it (F8, F9); a path_open that creates it is EISDIR whatever it names
+TRAILING_SLASH_CASES = [
+    ("rmdir /s/d/", "err EINVAL"), ("rmdir /s/d//", "err EINVAL"), ("rmdir /s/n/", "err EINVAL"),
+    ("rmdir /s/ld/", "err EINVAL"), ("rmdir /s/n/../d/", "err EINVAL"), ("rmdir /s/d/.", "err EINVAL"),
+    ("rmdir /s/f/", "err ENOTDIR"), ("rmdir /s/lf/", "err ENOTDIR"), ("rmdir /s/ldang/", "err ENOENT"),
+    ("rmdir /s/m/", "err ENOENT"), ("rmdir /s/lloop/", "err ELOOP"), ("rmdir /s/lout/", "err EPERM"),
+    ("rmdir /s/d", "ok"), ("rmdir /s/n", "err ENOTEMPTY"),
+    ("unlink /s/d/", "err EISDIR"), ("unlink /s/ld/", "err EISDIR"), ("unlink /s/f/", "err ENOTDIR"),
+    ("unlink /s/lf/", "err ENOTDIR"), ("unlink /s/ldang/", "err ENOENT"), ("unlink /s/m/", "err ENOENT"),
+    ("unlink /s/lloop/", "err ELOOP"), ("unlink /s/lout/", "err EPERM"), ("unlink /s/lf", "ok"),
+    ("mkdir /s/m/", "ok"), ("mkdir /s/m//", "ok"), ("mkdir /s/f/", "err EEXIST"), ("mkdir /s/ldang/", "err EEXIST"),
+    ("mkdir /s/lloop/", "err EEXIST"), ("mkdir /s/lout/", "err EEXIST"), ("mkdir /s/f/.", "err ENOTDIR"),
+    ("mkdir /s/m/.", "err ENOENT"),
+    ("symlink t /s/f/", "err ENOTDIR"), ("symlink t /s/f//", "err ENOTDIR"), ("symlink t /s/lf/", "err ENOTDIR"),
+    ("symlink t /s/d/", "err EEXIST"), ("symlink t /s/ld/", "err EEXIST"), ("symlink t /s/ldang/", "err ENOENT"),
+    ("symlink t /s/m/", "err ENOENT"), ("symlink t /s/lloop/", "err ELOOP"), ("symlink t /s/lout/", "err EPERM"),
+    ("symlink t /s/f/.", "err ENOTDIR"), ("symlink /etc/passwd /s/f/", "err EPERM"), ("symlink t /s/m", "ok"),
+    ("link /s/g /s/f/", "err ENOTDIR"), ("link /s/g /s/lf/", "err ENOTDIR"), ("link /s/g /s/d/", "err EEXIST"),
+    ("link /s/g /s/ld/", "err EEXIST"), ("link /s/g /s/ldang/", "err ENOENT"), ("link /s/g /s/m/", "err ENOENT"),
+    ("link /s/g /s/lloop/", "err ELOOP"), ("link /s/g /s/lout/", "err EPERM"), ("link /s/m /s/f/", "err ENOTDIR"),
+    ("link /s/d /s/f/", "err ENOTDIR"), ("link /s/m /s/d/", "err ENOENT"), ("link /s/f/ /s/new", "err ENOTDIR"),
+    ("link /s/d/ /s/new", "err EPERM"), ("link /s/g /s/m", "ok"),
+    ("rename /s/f/ /s/new", "err ENOTDIR"), ("rename /s/d/ /s/new", "ok"), ("rename /s/d/ /s/new/", "ok"),
+    ("rename /s/ld/ /s/new", "err ENOTDIR"), ("rename /s/ldang/ /s/new", "err ENOTDIR"),
+    ("rename /s/g /s/f/", "err ENOTDIR"), ("rename /s/g /s/m/", "err ENOTDIR"), ("rename /s/e /s/d/", "ok"),
+    ("rename /s/e /s/n/", "err ENOTEMPTY"), ("rename /s/e /s/m/", "ok"), ("rename /s/e /s/ld/", "err ENOTDIR"),
+    ("rename /s/d/. /s/new", "err EBUSY"), ("rename /s/e /s/lout/", "err ENOTDIR"),
+    ("write /s/f/ X", "err EISDIR"), ("write /s/m/ X", "err EISDIR"), ("write /s/ldang/ X", "err EISDIR"),
+    ("write /s/lloop/ X", "err EISDIR"), ("write /s/lout/ X", "err EISDIR"), ("create /s/lloop/", "err EISDIR"),
+    ("create /s/d/", "err EISDIR"), ("create /s/d/.", "err EEXIST"), ("write /s/f/. X", "err ENOTDIR"),
+    ("write /s/m/x/ X", "err ENOENT"), ("write /s/lout/x/ X", "err EPERM"),
+    ("read /s/f/", "err ENOTDIR"), ("read /s/d/", "err EBADF"), ("read /s/lloop/", "err ELOOP"),
+    ("truncate /s/d/", "err EISDIR"), ("truncate /s/ldang/", "err ENOENT"), ("stat /s/ld/", "ok dir *"),
+    ("stat /s/f/", "err ENOTDIR"), ("lstat /s/lf/", "err ENOTDIR"), ("readlink /s/ld/", "err EINVAL"),
+    ("readlink /s/lf/", "err ENOTDIR"), ("rawopen 3 lf/", "err ENOTDIR"), ("rawstat 3 lloop/", "err ELOOP"),
+    ("rawmkdir 3 f/", "err EEXIST"), ("rawmkdir 3 m/", "ok"),
+]
+
+
+def make_slash_tree(base: Path) -> Path:
+    """base/outside/secret and base/root: file f, g; directories d, e (empty) and n (not); links to each kind."""
+    (base / "outside").mkdir()
+    (base / "outside" / "secret").write_text("secret")
+    root = base / "root"
+    root.mkdir()
+    (root / "f").write_text("f")
+    (root / "g").write_text("g")
+    for name in ("d", "e", "n"):
+        (root / name).mkdir()
+    (root / "n" / "x").write_text("x")
+    for link, target in [("lf", "f"), ("ld", "d"), ("ldang", "nowhere"), ("lloop", "lloop"), ("lout", "../outside")]:
+        (root / link).symlink_to(target)
+    return root
+
+
+def tree_state(folder: Path) -> list[str]:
+    """Every entry of ``folder`` by kind: ``name/``, ``name->target`` or ``name=contents``."""
+    return [f"{p.relative_to(folder)}->{p.readlink()}" if p.is_symlink() else f"{p.relative_to(folder)}/" if p.is_dir()
+            else f"{p.relative_to(folder)}={p.read_text()}" for p in sorted(folder.rglob("*"))]
+
+
+def test_trailing_slashes_answer_as_wasmtime(backend: Backend, tmp_path: Path) -> None:
+    """F8, F9 and their neighbours: every operation on a name ending in "/" answers what wasmtime 50 answers.
+
+    A refused operation changes nothing, and nothing outside the preopen ever changes.
+    """
+    if not FSPROBE.is_file():
+        pytest.skip(f"{FSPROBE} is missing (tests/guests/build_fsprobe.sh builds it)")
+    probe = backend.load(FSPROBE, name="fsprobe")
+    wrong = []
+    for number, (line, expected) in enumerate(TRAILING_SLASH_CASES):
+        base = tmp_path / str(number)
+        base.mkdir()
+        root = make_slash_tree(base)
+        before = tree_state(root)
+        result = probe.run(RunSpec(stdin=f"{line}\n".encode(), preopens=(Preopen(root, "/s", writable=True),)))
+        assert result.ok, f"{line!r} on {backend.name}: {result.trap} {result.stderr!r}"
+        answer = result.stdout.decode().strip()
+        if not (answer.startswith(expected[:-1]) if expected.endswith("*") else answer == expected):
+            wrong.append(f"{line!r}: {answer!r}, wasmtime gives {expected!r}")
+        if answer.startswith("err") and tree_state(root) != before:
+            wrong.append(f"{line!r}: refused, but the tree changed")
+        assert tree_state(base / "outside") == ["secret=secret"], f"{line!r} on {backend.name} reached outside"
+    assert not wrong, f"{backend.name}:\n" + "\n".join(wrong)

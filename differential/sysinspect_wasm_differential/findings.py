@@ -17,6 +17,7 @@ commands) and every difference is of a kind the finding can cause.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,9 @@ _MIN_MAX = tuple(f"{shape}.{op}" for shape in ("f32", "f64", "f32x4", "f64x2") f
 
 WORKED_AROUND = "upstream bug (pywasm 2.2.3); worked around in the reference backend (reference/numerics.py)"
 
+FIXED_IN_REFERENCE = ("fixed in the reference backend (reference/wasi.py: a name with a trailing slash is resolved "
+                      "whole, as a directory, the way wasmtime does)")
+
 FINDINGS: tuple[KnownFinding, ...] = (
     KnownFinding("F1", "the wasmtime backend aborts the process on v128 at the export boundary",
                  "production backend (wasmtime's C API)",
@@ -72,12 +76,12 @@ FINDINGS: tuple[KnownFinding, ...] = (
                  aspects=frozenset({"load"})),
     KnownFinding("F8", "rmdir of a directory named with a trailing slash: wasmtime EINVAL, the reference removes it",
                  "unspecified by WASI; the reference differs from production (and upstream Sysinspect)",
-                 "open: reported to the lead (reference backend); strict xfail", "F8-rmdir-trailing-slash.wat",
-                 aspects=frozenset({"stdout", "files"}), open=True, script=r"^rmdir \S*/$"),
+                 FIXED_IN_REFERENCE, "F8-rmdir-trailing-slash.wat",
+                 aspects=frozenset({"stdout", "files"}), script=r"^rmdir \S*/$"),
     KnownFinding("F9", "symlink or link named f/ over an existing file f: wasmtime ENOTDIR, the reference EEXIST",
                  "the reference backend (wasmtime's WASI test programs require ENOTDIR)",
-                 "open: reported to the lead (reference backend); strict xfail", "F9-link-over-a-file-with-trailing-slash.wat",
-                 aspects=frozenset({"stdout", "files"}), open=True, script=r"^(?:sym)?link \S+ \S*/$"),
+                 FIXED_IN_REFERENCE, "F9-link-over-a-file-with-trailing-slash.wat",
+                 aspects=frozenset({"stdout", "files"}), script=r"^(?:sym)?link \S+ \S*/$"),
 )
 """Every finding so far; ``differential/FINDINGS.md`` tells each one's story."""
 
@@ -117,10 +121,13 @@ def known_finding(finding: Finding) -> str | None:
     return "+".join(f.id for f in matching)
 
 
-def known_script(script: str, finding: Finding) -> str | None:
-    """The open filesystem finding(s) that explain a divergence of a probe script, or None when it is new."""
+def known_script(script: str, finding: Finding, findings: Sequence[KnownFinding] = FINDINGS) -> str | None:
+    """The open filesystem finding(s) that explain a divergence of a probe script, or None when it is new.
+
+    ``findings``: the list to consult (the recorded :data:`FINDINGS` unless a test passes its own).
+    """
     aspects = {d.aspect for d in finding.comparison.differences}
-    matching = [f for f in FINDINGS if f.open and f.script and re.search(f.script, script, re.MULTILINE)]
+    matching = [f for f in findings if f.open and f.script and re.search(f.script, script, re.MULTILINE)]
     if not matching or not all(any(a in f.aspects for f in matching) for a in aspects):
         return None
     return "+".join(f.id for f in matching)

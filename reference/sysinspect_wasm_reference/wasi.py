@@ -39,7 +39,6 @@ import fcntl
 import io
 import os
 import select
-import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -555,7 +554,11 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         flags |= os.O_RDWR if reads and writes else os.O_WRONLY if writes else os.O_RDONLY
         if fdflags & self.FDFLAGS_APPEND:
             flags |= os.O_APPEND
-        with self._resolve(root, path, follow=follow) as target:
+        # creating "name/": wasmtime leaves the final name unresolved and the host answers EISDIR
+        # (even for a link leading out, a dangling one or a loop)
+        creating_slashed = bool(oflags & self.OFLAGS_CREAT) and path.endswith("/")
+        opened = self._entry(root, path) if creating_slashed else self._resolve(root, path, follow=follow)
+        with opened as target:
             host_fd = os.open(target.at_name, flags, 0o644, dir_fd=target.dir_fd)
         info = os.fstat(host_fd)
         wasm_fd = len(self.fd)
@@ -625,18 +628,26 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         if not root.writable:
             return [self.ERRNO_PERM]
         path = self._text(m, args[1], args[2])
-        target = self._entry(root, path)
-        try:
-            info = target.lstat() if target.trailing_slash else None
-            if info is not None and stat.S_ISLNK(info.st_mode):
-                # "link/" names what the link points to, and that must stay inside (wasmtime: EPERM)
-                target.close()
-                target = self._resolve(root, path, follow=True)
-                target = open_directory(target)
+        target = self._slashed(root, path) if path.endswith("/") else self._entry(root, path)
+        with target:
             remove(target.at_name, target.dir_fd)
-        finally:
-            target.close()
         return [self.ERRNO_SUCCESS]
+
+    def _slashed(self, root: File, path: str) -> Resolved:
+        """What a name with a trailing slash means to wasmtime when it removes or links: the directory itself.
+
+        wasmtime (cap-std) resolves ``d/`` whole, following a final link, as a
+        directory that must stay inside (``ENOTDIR`` for a file, ``ENOENT``,
+        ``ELOOP``, ``EPERM`` as a lookup answers), then acts on ``"."`` in it:
+        so ``rmdir d/`` is ``EINVAL`` (empty or not), ``unlink d/`` ``EISDIR``,
+        and a link or symbolic link named ``d/`` ``EEXIST``.
+        """
+        resolved = self._resolve(root, path, follow=True)
+        try:
+            return open_directory(resolved)
+        except BaseException:
+            resolved.close()
+            raise
 
     def path_remove_directory(self, m: Any, args: list[int]) -> list[int]:
         """Remove a directory inside ``fd``; refused through a read-only preopen."""
@@ -675,9 +686,18 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         old_path, new_path = self._text(m, args[2], args[3]), self._text(m, args[5], args[6])
         follow = bool(args[1] & self.LOOKUPFLAGS_SYMLINK_FOLLOW)
         old_target = self._resolve(roots[0], old_path, follow=True) if follow else self._entry(roots[0], old_path)
-        with old_target as old, self._entry(roots[1], new_path) as new:
+        with old_target as old, self._new_name(roots[1], new_path) as new:
             os.link(old.at_name, new.at_name, src_dir_fd=old.dir_fd, dst_dir_fd=new.dir_fd, follow_symlinks=False)
         return [self.ERRNO_SUCCESS]
+
+    def _new_name(self, root: File, path: str) -> Resolved:
+        """Where ``path_link`` and ``path_symlink`` put a new name; with a trailing slash, see :meth:`_slashed`.
+
+        So ``f/`` over a file is ``ENOTDIR`` (as wasmtime's WASI tests require),
+        a dangling link ``ENOENT``, a link leading out ``EPERM``, a directory
+        ``EEXIST``; Linux alone would answer ``EEXIST`` for all of them.
+        """
+        return self._slashed(root, path) if path.endswith("/") else self._entry(root, path)
 
     def path_symlink(self, m: Any, args: list[int]) -> list[int]:
         """Make a symbolic link inside ``fd``; absolute targets and read-only preopens refused (EPERM)."""
@@ -689,7 +709,7 @@ class ConfinedWasi(Preview1):  # type: ignore[misc]
         contents, path = self._text(m, args[0], args[1]), self._text(m, args[3], args[4])
         if contents.startswith("/"):
             return [self.ERRNO_PERM]
-        with self._entry(root, path) as target:
+        with self._new_name(root, path) as target:
             os.symlink(contents, target.at_name, dir_fd=target.dir_fd)
         return [self.ERRNO_SUCCESS]
 
