@@ -1,11 +1,15 @@
 """Reading and writing the WebAssembly binary format: LEB128 numbers, sections, module layout.
 
-Only what the backend needs: the section list, the types and every
+The one reader of the format in the project, shared by the wasmtime backend
+(and its memory.grow rewriter), the runtime's load and link diagnostics and
+the differential harness. It reads the section list, the types and every
 function's signature (for the rewriter's index spaces, and because
 wasmtime's C API aborts the process when asked for the kind of a v128 or GC
-reference type), every memory's limits, and the exports. Anything
-unexpected raises :class:`DecodeError`; the caller then does without
-instead of guessing.
+reference type), every memory's limits, the imports, the globals' types and
+the exports. Anything unexpected raises :class:`DecodeError`; the caller then
+does without instead of guessing.
+
+It imports no engine, and the runtime's warm protocol path does not import it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ SECTION_TYPE = 1
 SECTION_IMPORT = 2
 SECTION_FUNCTION = 3
 SECTION_MEMORY = 5
+SECTION_GLOBAL = 6
 SECTION_EXPORT = 7
 SECTION_CODE = 10
 
@@ -232,8 +237,12 @@ class ModuleLayout:
         return max((m.minimum for m in self.memories if not m.imported), default=0)
 
 
-def read_sections(data: bytes) -> tuple[Section, ...]:
-    """Split a module into its sections (checking only the framing)."""
+def read_sections(data: bytes, partial: bool = False) -> tuple[Section, ...]:
+    """Split a module into its sections (checking only the framing).
+
+    With ``partial``, a truncated module keeps its last section, cut short at
+    the end of the bytes, for readers that need only the sections before it.
+    """
     if data[:4] != MAGIC:
         raise DecodeError("not a WebAssembly module (bad magic)")
     if data[4:8] != VERSION_1:
@@ -245,6 +254,8 @@ def read_sections(data: bytes) -> tuple[Section, ...]:
         section_id = data[pos]
         size, pos = read_u(data, pos + 1)
         end = pos + size
+        if end > len(data) and partial:
+            end = len(data)
         if end > len(data):
             raise DecodeError(f"section {section_id} at offset {start} runs past the end")
         sections.append(Section(section_id, start, pos, end))
@@ -252,16 +263,19 @@ def read_sections(data: bytes) -> tuple[Section, ...]:
     return tuple(sections)
 
 
-def _read_limits(data: bytes, pos: int, imported: bool) -> tuple[MemoryInfo, int]:
+def _read_limits(data: bytes, pos: int, imported: bool, custom_pages: bool = False) -> tuple[MemoryInfo, int]:
+    """A memory's limits; with ``custom_pages`` a page size is skipped (the pages are then not 64 KiB)."""
     flags = data[pos]
     pos += 1
-    if flags & ~0x07:
+    if flags & ~(0x0F if custom_pages else 0x07):
         # custom page sizes would change what a "page" is; not understood here
         raise DecodeError(f"unsupported memory limits flags 0x{flags:02x}")
     minimum, pos = read_u(data, pos)
     maximum = None
     if flags & _LIMITS_HAS_MAX:
         maximum, pos = read_u(data, pos)
+    if flags & _LIMITS_PAGE_SIZE:
+        pos = skip_leb(data, pos)
     return MemoryInfo(minimum, maximum, bool(flags & _LIMITS_64), imported), pos
 
 
@@ -273,17 +287,21 @@ def _skip_table_limits(data: bytes, pos: int) -> int:
     return pos
 
 
-def _read_types(data: bytes, section: Section) -> list[Signature | None]:
+def read_types(data: bytes, section: Section) -> list[Signature | None]:
+    """The types a type section defines (rec groups flattened); ``None`` for a struct or array type."""
     count, pos = read_u(data, section.payload_start)
     types: list[Signature | None] = []
-    for _ in range(count):
-        if data[pos] == _REC_GROUP:
-            members, pos = read_u(data, pos + 1)
-        else:
-            members = 1
-        for _ in range(members):
-            signature, pos = _read_subtype(data, pos)
-            types.append(signature)
+    try:
+        for _ in range(count):
+            if data[pos] == _REC_GROUP:
+                members, pos = read_u(data, pos + 1)
+            else:
+                members = 1
+            for _ in range(members):
+                signature, pos = _read_subtype(data, pos)
+                types.append(signature)
+    except IndexError:
+        raise DecodeError("truncated section") from None
     if pos != section.end:
         raise DecodeError("type section size mismatch")
     return types
@@ -321,11 +339,6 @@ def _read_name(data: bytes, pos: int) -> tuple[str, int]:
     return data[pos : pos + length].decode("utf-8", "replace"), pos + length
 
 
-def _skip_name(data: bytes, pos: int) -> int:
-    length, pos = read_u(data, pos)
-    return pos + length
-
-
 _KIND_FUNC = 0x00
 _KIND_TABLE = 0x01
 _KIND_MEMORY = 0x02
@@ -337,48 +350,159 @@ _GROUP_NAMES_AND_TYPES = 0x7F
 _GROUP_SHARED_TYPE = 0x7E
 
 
-Import = tuple[int, MemoryInfo | None, int | None]
-"""An import's kind, its memory limits (memories) and its type index (functions)."""
+@dataclass(frozen=True)
+class ImportEntry:
+    """An import: module and field names, kind (as in :data:`EXPORT_KINDS`), and what the kind carries."""
+
+    module: str
+    name: str
+    kind: str
+    type_index: int | None = None  # functions
+    valtype: str | None = None  # globals
 
 
-def _read_externtype(data: bytes, pos: int) -> tuple[Import, int]:
+_Extern = tuple[int, MemoryInfo | None, int | None, str | None]
+"""An import's kind, its memory limits (memories), type index (functions) and value type (globals)."""
+
+
+def _read_externtype(data: bytes, pos: int, custom_pages: bool) -> tuple[_Extern, int]:
     kind = data[pos]
     pos += 1
     if kind == _KIND_FUNC:  # type index
         type_index, pos = read_u(data, pos)
-        return (kind, None, type_index), pos
+        return (kind, None, type_index, None), pos
     if kind == _KIND_TABLE:  # reference type, limits
-        return (kind, None, None), _skip_table_limits(data, skip_valtype(data, pos))
+        return (kind, None, None, None), _skip_table_limits(data, skip_valtype(data, pos))
     if kind == _KIND_MEMORY:
-        memory, pos = _read_limits(data, pos, imported=True)
-        return (kind, memory, None), pos
+        memory, pos = _read_limits(data, pos, imported=True, custom_pages=custom_pages)
+        return (kind, memory, None, None), pos
     if kind == _KIND_GLOBAL:  # value type, mutability
-        return (kind, None, None), skip_valtype(data, pos) + 1
+        valtype, pos = read_valtype(data, pos)
+        return (kind, None, None, valtype), pos + 1
     if kind == _KIND_TAG:  # attribute, type index
-        return (kind, None, None), skip_leb(data, pos + 1)
+        return (kind, None, None, None), skip_leb(data, pos + 1)
     raise DecodeError(f"unknown import kind 0x{kind:02x}")
 
 
-def _read_import_entry(data: bytes, pos: int) -> tuple[list[Import], int]:
-    """The imports of one import-section entry, and the position after it."""
-    pos = _skip_name(data, pos)  # module
+def _read_import_entry(data: bytes, pos: int, custom_pages: bool) -> tuple[list[tuple[str, str, _Extern]], int]:
+    """The (module, name, type) of every import in one import-section entry, and the position after it."""
+    module, pos = _read_name(data, pos)
     name_length, after_length = read_u(data, pos)
     marker = data[after_length] if name_length == 0 else None
-    found: list[Import] = []
+    found: list[tuple[str, str, _Extern]] = []
     if marker == _GROUP_NAMES_AND_TYPES:
         count, pos = read_u(data, after_length + 1)
         for _ in range(count):
-            entry, pos = _read_externtype(data, _skip_name(data, pos))
-            found.append(entry)
+            name, pos = _read_name(data, pos)
+            extern, pos = _read_externtype(data, pos, custom_pages)
+            found.append((module, name, extern))
         return found, pos
     if marker == _GROUP_SHARED_TYPE:
-        entry, pos = _read_externtype(data, after_length + 1)
+        extern, pos = _read_externtype(data, after_length + 1, custom_pages)
         count, pos = read_u(data, pos)
         for _ in range(count):
-            pos = _skip_name(data, pos)
-        return [entry] * count, pos
-    entry, pos = _read_externtype(data, after_length + name_length)
-    return [entry], pos
+            name, pos = _read_name(data, pos)
+            found.append((module, name, extern))
+        return found, pos
+    name, pos = _read_name(data, pos)
+    extern, pos = _read_externtype(data, pos, custom_pages)
+    return [(module, name, extern)], pos
+
+
+def _read_import_section(data: bytes, section: Section, custom_pages: bool) -> list[tuple[str, str, _Extern]]:
+    count, pos = read_u(data, section.payload_start)
+    found: list[tuple[str, str, _Extern]] = []
+    for _ in range(count):
+        entries, pos = _read_import_entry(data, pos, custom_pages)
+        found.extend(entries)
+    if pos != section.end:
+        raise DecodeError("import section size mismatch")
+    return found
+
+
+def read_imports(data: bytes, section: Section) -> list[ImportEntry]:
+    """Every import an import section declares, compact groups expanded (memories may have custom page sizes)."""
+    try:
+        found = _read_import_section(data, section, custom_pages=True)
+    except IndexError:
+        raise DecodeError("truncated section") from None
+    return [ImportEntry(module, name, EXPORT_KINDS[kind], type_index, valtype)
+            for module, name, (kind, _memory, type_index, valtype) in found]
+
+
+def read_functions(data: bytes, section: Section) -> list[int]:
+    """The type index of every function a function section defines."""
+    count, pos = read_u(data, section.payload_start)
+    func_types = []
+    for _ in range(count):
+        type_index, pos = read_u(data, pos)
+        func_types.append(type_index)
+    if pos != section.end:
+        raise DecodeError("function section size mismatch")
+    return func_types
+
+
+def read_exports(data: bytes, section: Section) -> list[Export]:
+    """Every export an export section declares, in order."""
+    try:
+        count, pos = read_u(data, section.payload_start)
+        exports = []
+        for _ in range(count):
+            name, pos = _read_name(data, pos)
+            kind = EXPORT_KINDS.get(data[pos])
+            if kind is None:
+                raise DecodeError(f"unknown export kind 0x{data[pos]:02x}")
+            index, pos = read_u(data, pos + 1)
+            exports.append(Export(name, kind, index))
+    except IndexError:
+        raise DecodeError("truncated section") from None
+    if pos != section.end:
+        raise DecodeError("export section size mismatch")
+    return exports
+
+
+# The instructions a global's initialiser may hold (extended-const adds add/sub/mul).
+_CONST_LEB = frozenset([0x41, 0x42, 0x23, 0xD0, 0xD2])  # i32/i64.const, global.get, ref.null, ref.func
+_CONST_ARITHMETIC = frozenset([0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E])
+_END = 0x0B
+
+
+def skip_const_expr(data: bytes, pos: int) -> int:
+    """The position after the constant expression (up to and including its ``end``) at ``pos``."""
+    while True:
+        try:
+            opcode = data[pos]
+        except IndexError:
+            raise DecodeError(f"truncated constant expression at offset {pos}") from None
+        pos += 1
+        if opcode == _END:
+            return pos
+        if opcode in _CONST_LEB:
+            pos = skip_leb(data, pos)
+        elif opcode == 0x43:  # f32.const
+            pos += 4
+        elif opcode == 0x44:  # f64.const
+            pos += 8
+        elif opcode == 0xFD:  # v128.const
+            pos = skip_leb(data, pos) + 16
+        elif opcode not in _CONST_ARITHMETIC:
+            raise DecodeError(f"constant-expression opcode 0x{opcode:02x} is not one this reader knows")
+
+
+def read_globals(data: bytes, section: Section) -> list[str]:
+    """The value type of every global a global section defines."""
+    try:
+        count, pos = read_u(data, section.payload_start)
+        globals_ = []
+        for _ in range(count):
+            valtype, pos = read_valtype(data, pos)
+            globals_.append(valtype)
+            pos = skip_const_expr(data, pos + 1)  # after the mutability
+    except IndexError:
+        raise DecodeError("truncated section") from None
+    if pos != section.end:
+        raise DecodeError("global section size mismatch")
+    return globals_
 
 
 def read_layout(data: bytes) -> ModuleLayout:
@@ -393,26 +517,18 @@ def read_layout(data: bytes) -> ModuleLayout:
     try:
         for section in sections:
             if section.id == SECTION_TYPE:
-                types = _read_types(data, section)
+                types = read_types(data, section)
             elif section.id == SECTION_IMPORT:
-                count, pos = read_u(data, section.payload_start)
-                for _ in range(count):
-                    entry, pos = _read_import_entry(data, pos)
-                    for _kind, memory, type_index in entry:
-                        if type_index is not None:
-                            func_types.append(type_index)
-                            imported_funcs += 1
-                        if memory is not None:
-                            memories.append(memory)
-                if pos != section.end:
-                    raise DecodeError("import section size mismatch")
+                for _module, _name, (_kind, memory, type_index, _valtype) in _read_import_section(
+                    data, section, custom_pages=False
+                ):
+                    if type_index is not None:
+                        func_types.append(type_index)
+                        imported_funcs += 1
+                    if memory is not None:
+                        memories.append(memory)
             elif section.id == SECTION_FUNCTION:
-                count, pos = read_u(data, section.payload_start)
-                for _ in range(count):
-                    type_index, pos = read_u(data, pos)
-                    func_types.append(type_index)
-                if pos != section.end:
-                    raise DecodeError("function section size mismatch")
+                func_types.extend(read_functions(data, section))
             elif section.id == SECTION_MEMORY:
                 count, pos = read_u(data, section.payload_start)
                 for _ in range(count):
@@ -421,16 +537,7 @@ def read_layout(data: bytes) -> ModuleLayout:
                 if pos != section.end:
                     raise DecodeError("memory section size mismatch")
             elif section.id == SECTION_EXPORT:
-                count, pos = read_u(data, section.payload_start)
-                for _ in range(count):
-                    name, pos = _read_name(data, pos)
-                    kind = EXPORT_KINDS.get(data[pos])
-                    if kind is None:
-                        raise DecodeError(f"unknown export kind 0x{data[pos]:02x}")
-                    index, pos = read_u(data, pos + 1)
-                    exports.append(Export(name, kind, index))
-                if pos != section.end:
-                    raise DecodeError("export section size mismatch")
+                exports.extend(read_exports(data, section))
     except IndexError:
         raise DecodeError("truncated section") from None
     return ModuleLayout(

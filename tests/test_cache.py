@@ -603,5 +603,5 @@ def test_a_warm_call_imports_only_what_it_uses(folder: Path, trace: Trace) -> No
     response, modules = json.loads(done.stdout)
     assert response["data"]["v"] == "one" and trace.take() == ["compiled", "loaded"]
     unwanted = {"dataclasses", "inspect", "tempfile", "threading", "subprocess", "traceback",
-                "sysinspect_wasm_production.binary", "sysinspect_wasm_production.instrument"}
+                "sysinspect_wasm.wasmbinary", "sysinspect_wasm_production.instrument"}
     assert unwanted.isdisjoint(modules), unwanted.intersection(modules)

@@ -15,7 +15,10 @@ from conftest import wat_to_wasm
 pytest.importorskip("wasmtime", reason="the production backend needs wasmtime")
 
 import wasmtime
-from sysinspect_wasm_production.binary import (
+from sysinspect_wasm_production.instrument import instrument
+from sysinspect_wasm_production.opcodes import find_memory_grows, skip_instruction
+
+from sysinspect_wasm.wasmbinary import (
     SECTION_CODE,
     DecodeError,
     encode_s,
@@ -26,8 +29,6 @@ from sysinspect_wasm_production.binary import (
     skip_leb,
     skip_valtype,
 )
-from sysinspect_wasm_production.instrument import instrument
-from sysinspect_wasm_production.opcodes import find_memory_grows, skip_instruction
 
 WASM_TOOLS = shutil.which("wasm-tools") or shutil.which("wasm-tools", path=str(Path(sys.executable).parent))
 needs_wasm_tools = pytest.mark.skipif(WASM_TOOLS is None, reason="wasm-tools (a dev dependency) is not installed")

@@ -24,7 +24,7 @@ from .run import run_program
 from .traps import classify
 
 if TYPE_CHECKING:
-    from .binary import ModuleLayout
+    from sysinspect_wasm.wasmbinary import ModuleLayout
 
 T = TypeVar("T")
 

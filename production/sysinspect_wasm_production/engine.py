@@ -57,7 +57,8 @@ def wasmtime_version() -> str:
         return "unknown"
 
 
-_REWRITER_SOURCES = ("instrument.py", "opcodes.py", "binary.py")
+_REWRITER_SOURCES = ("instrument.py", "opcodes.py")
+"""The rewriter's own files here; the shared binary reader (:mod:`sysinspect_wasm.wasmbinary`) is added to them."""
 
 
 @functools.cache
@@ -68,11 +69,14 @@ def rewriter_digest() -> str:
     change to the rewriter recompiles cached modules even if nobody bumped
     the version.
     """
+    import sysinspect_wasm
+
     here = os.path.dirname(os.path.abspath(__file__))
+    shared = os.path.join(os.path.dirname(os.path.abspath(sysinspect_wasm.__file__)), "wasmbinary.py")
     digest = sha256()
-    for name in _REWRITER_SOURCES:
+    for path in (*(os.path.join(here, name) for name in _REWRITER_SOURCES), shared):
         try:
-            with open(os.path.join(here, name), "rb") as source:
+            with open(path, "rb") as source:
                 digest.update(source.read())
         except OSError:
             return "unknown"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .binary import (
+from sysinspect_wasm.wasmbinary import (
     SECTION_CODE,
     SECTION_FUNCTION,
     SECTION_TYPE,
@@ -35,6 +35,7 @@ from .binary import (
     skip_leb,
     skip_valtype,
 )
+
 from .opcodes import find_memory_grows
 from .versions import INSTRUMENT_VERSION
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .binary import DecodeError, read_u, skip_leb, skip_valtype
+from sysinspect_wasm.wasmbinary import DecodeError, read_u, skip_leb, skip_valtype
 
 MEMORY_GROW = 0x40
 

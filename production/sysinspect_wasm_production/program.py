@@ -21,7 +21,8 @@ from .engine import EngineHandle
 from .traps import summary
 
 if TYPE_CHECKING:
-    from .binary import ModuleLayout, Signature
+    from sysinspect_wasm.wasmbinary import ModuleLayout, Signature
+
     from .instrument import Instrumented
 
 START = "_start"
@@ -191,7 +192,7 @@ def compile_module(handle: EngineHandle, name: str, data: bytes) -> Program:
 
 def read_layout_or_none(data: bytes) -> ModuleLayout | None:
     """The layout of module ``data`` as the rewriter reads it; ``None`` when it cannot be decoded."""
-    from .binary import DecodeError, read_layout
+    from sysinspect_wasm.wasmbinary import DecodeError, read_layout
 
     try:
         return read_layout(data)

@@ -2,15 +2,29 @@
 
 The two backends word their load and link errors differently, but a response
 must not depend on the backend. On those (rare) failure paths the runtime
-reads the module's import and export sections itself and says, in its own
-words, what is missing.
+reads the module's import and export sections itself (with the shared
+:mod:`sysinspect_wasm.wasmbinary`, which needs no engine) and says, in its
+own words, what is missing.
 """
 
 from __future__ import annotations
 
 from sysinspect_wasm.hostapi import API_MODULE, HOST_FUNCTIONS
+from sysinspect_wasm.wasmbinary import (
+    MAGIC,
+    SECTION_EXPORT,
+    SECTION_IMPORT,
+    SECTION_TYPE,
+    VERSION_1,
+    DecodeError,
+    Section,
+    Signature,
+    read_exports,
+    read_imports,
+    read_sections,
+    read_types,
+)
 
-WASM_MAGIC = b"\0asm"
 WASI_MODULE = "wasi_snapshot_preview1"
 WASI_FUNCTIONS = frozenset([
     "args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get", "clock_time_get",
@@ -23,123 +37,31 @@ WASI_FUNCTIONS = frozenset([
     "sched_yield", "random_get", "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
 ])
 
-_VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128", 0x70: "funcref", 0x6F: "externref"}
-_KINDS = {0: "function", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+_KINDS = {"func": "function"}
+"""How the messages name a kind where it differs from the binary format's short names."""
 
 
-class _Reader:
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.data = data
-        self.pos = pos
-        self.end = len(data) if end is None else end
-
-    def byte(self) -> int:
-        if self.pos >= self.end:
-            raise ValueError("truncated")
-        value = self.data[self.pos]
-        self.pos += 1
-        return value
-
-    def uleb(self) -> int:
-        result = shift = 0
-        while True:
-            byte = self.byte()
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return result
-            if shift > 63:
-                raise ValueError("bad LEB128")
-
-    def name(self) -> str:
-        length = self.uleb()
-        if self.pos + length > self.end:
-            raise ValueError("truncated")
-        raw = self.data[self.pos : self.pos + length]
-        self.pos += length
-        return raw.decode("utf-8", "replace")
-
-    def valtype(self) -> str:
-        return _VALTYPES.get(self.byte(), "?")
-
-    def limits(self) -> None:
-        flags = self.byte()
-        self.uleb()
-        if flags & 1:
-            self.uleb()
-        if flags & 0x08:
-            self.uleb()
+def _first(sections: tuple[Section, ...], section_id: int) -> Section | None:
+    return next((section for section in sections if section.id == section_id), None)
 
 
-def _sections(data: bytes) -> dict[int, tuple[int, int]]:
-    reader = _Reader(data, 8)
-    sections: dict[int, tuple[int, int]] = {}
-    while reader.pos < reader.end:
-        section_id = reader.byte()
-        size = reader.uleb()
-        if reader.pos + size > reader.end:
-            raise ValueError("truncated")
-        sections.setdefault(section_id, (reader.pos, reader.pos + size))
-        reader.pos += size
-    return sections
-
-
-def _types(data: bytes, span: tuple[int, int] | None) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    if span is None:
-        return []
-    reader = _Reader(data, *span)
-    types = []
-    for _ in range(reader.uleb()):
-        if reader.byte() != 0x60:
-            raise ValueError("unsupported type form")
-        params = tuple(reader.valtype() for _ in range(reader.uleb()))
-        results = tuple(reader.valtype() for _ in range(reader.uleb()))
-        types.append((params, results))
-    return types
-
-
-def _imports(data: bytes, span: tuple[int, int] | None, types: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> list[tuple[str, str, str, tuple[tuple[str, ...], tuple[str, ...]] | None]]:
-    if span is None:
-        return []
-    reader = _Reader(data, *span)
+def _read(data: bytes) -> tuple[list[tuple[str, str, str, Signature | None]], dict[str, str]]:
+    """The imports (module, name, kind, signature of a function) and the exports (name to kind)."""
+    sections = read_sections(data)
+    type_section, import_section, export_section = (
+        _first(sections, section_id) for section_id in (SECTION_TYPE, SECTION_IMPORT, SECTION_EXPORT))
+    types = read_types(data, type_section) if type_section is not None else []
     imports = []
-    for _ in range(reader.uleb()):
-        module, name, kind = reader.name(), reader.name(), reader.byte()
-        signature = None
-        if kind == 0:
-            index = reader.uleb()
-            signature = types[index] if index < len(types) else None
-        elif kind == 1:
-            reader.byte()
-            reader.limits()
-        elif kind == 2:
-            reader.limits()
-        elif kind == 3:
-            reader.byte()
-            reader.byte()
-        elif kind == 4:
-            reader.byte()
-            reader.uleb()
-        else:
-            raise ValueError("unknown import kind")
-        imports.append((module, name, _KINDS.get(kind, "import"), signature))
-    return imports
+    for entry in read_imports(data, import_section) if import_section is not None else []:
+        index = entry.type_index
+        signature = types[index] if index is not None and index < len(types) else None
+        imports.append((entry.module, entry.name, _KINDS.get(entry.kind, entry.kind), signature))
+    exports = read_exports(data, export_section) if export_section is not None else []
+    return imports, {export.name: _KINDS.get(export.kind, export.kind) for export in exports}
 
 
-def _exports(data: bytes, span: tuple[int, int] | None) -> dict[str, str]:
-    if span is None:
-        return {}
-    reader = _Reader(data, *span)
-    exports = {}
-    for _ in range(reader.uleb()):
-        name, kind = reader.name(), reader.byte()
-        reader.uleb()
-        exports[name] = _KINDS.get(kind, "export")
-    return exports
-
-
-def _signature(sig: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
-    return f"({', '.join(sig[0])}) -> ({', '.join(sig[1])})"
+def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:
+    return f"({', '.join(params)}) -> ({', '.join(results)})"
 
 
 def link_problem(data: bytes) -> str | None:
@@ -149,18 +71,15 @@ def link_problem(data: bytes) -> str | None:
     another signature), or a missing ``_start`` export.
     """
     try:
-        sections = _sections(data)
-        types = _types(data, sections.get(1))
-        imports = _imports(data, sections.get(2), types)
-        exports = _exports(data, sections.get(7))
-    except (ValueError, IndexError):
+        imports, exports = _read(data)
+    except DecodeError:
         return None
     for module, name, kind, signature in imports:
         if module == API_MODULE and kind == "function" and name in HOST_FUNCTIONS:
             expected = HOST_FUNCTIONS[name]
-            if signature is not None and signature != expected:
-                return (f"the module imports {module}.{name} as {_signature(signature)}, "
-                        f"but the host provides {_signature(expected)}")
+            if signature is not None and (signature.params, signature.results) != expected:
+                return (f"the module imports {module}.{name} as {_signature(signature.params, signature.results)}, "
+                        f"but the host provides {_signature(*expected)}")
             continue
         if module == WASI_MODULE and kind == "function" and name in WASI_FUNCTIONS:
             continue
@@ -172,12 +91,12 @@ def link_problem(data: bytes) -> str | None:
 
 def load_problem(data: bytes) -> str:
     """Why bytes that failed to load are not a usable module, in words that do not depend on the backend."""
-    if len(data) < 8 or not data.startswith(WASM_MAGIC):
+    if len(data) < 8 or not data.startswith(MAGIC):
         return "the file is not a WebAssembly binary (it does not start with the bytes \\0asm)"
-    if data[4:8] != b"\x01\0\0\0":
+    if data[4:8] != VERSION_1:
         return "the file is not a WebAssembly core module of version 1"
     try:
-        _sections(data)
-    except ValueError:
+        read_sections(data)
+    except DecodeError:
         return "the file is truncated or its sections are malformed"
     return "the module does not validate as WebAssembly"
