@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sysinspect_wasm_runtime.protocol import guest_run_spec
+
 from sysinspect_wasm.backends import get_backend
 from sysinspect_wasm.errors import GuestTrap, ModuleLoadError
 from sysinspect_wasm.executor import Instance, Module
-from sysinspect_wasm.hostapi import HostContext
 from sysinspect_wasm.result import ExportInfo, Value
-from sysinspect_wasm.spec import Limits, Preopen, RunSpec
+from sysinspect_wasm.spec import Limits
 from sysinspect_wasm.traps import Trap
 
 from .compare import CallOutcome, InstanceTrace, RunObservation
@@ -118,21 +119,9 @@ class ModulePair:
         with tempfile.TemporaryDirectory(prefix="sysinspect-diff-") as folder:
             root = Path(folder)
             materialise(case.files, root)
-            spec = RunSpec(
-                # as wasm-runtime runs a module (runtime/protocol.py): argv[0] only, no environment
-                argv=(self.name,),
-                env={},
-                stdin=case.stdin,
-                preopens=(Preopen(root, "/", writable=case.writable),),
-                limits=case.limits or limits,
-                host=HostContext(
-                    module_id=self.name,
-                    header=case.header,
-                    allow_exec=case.allow_exec,
-                    commands=responder,
-                    packagekit=responder.packagekit(available=case.packagekit),
-                ),
-            )
+            spec = guest_run_spec(self.name, case.header, root, case.limits or limits, writable=case.writable,
+                                  allow_exec=case.allow_exec, stdin=case.stdin, commands=responder,
+                                  packagekit=responder.packagekit(available=case.packagekit))
             result = module.run(spec)
             return RunObservation(self.backend_names[index], result, snapshot(root))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sysinspect_wasm.jsonio import compact_json_bytes
@@ -27,6 +28,6 @@ def build_header(request: ModRequest, *, add_options: tuple[str, ...] = ()) -> d
     }
 
 
-def header_line(header: dict[str, Any]) -> bytes:
+def header_line(header: Mapping[str, Any]) -> bytes:
     """The guest's whole standard input: the header as compact serde-style JSON and a newline."""
     return compact_json_bytes(header) + b"\n"

@@ -29,7 +29,12 @@ from .response import (
 )
 
 if TYPE_CHECKING:
-    from sysinspect_wasm import Limits, RunResult, Trap
+    from collections.abc import Mapping
+    from typing import Any
+
+    from sysinspect_wasm import Limits, RunResult, RunSpec, Trap
+    from sysinspect_wasm.commands import CommandRunner
+    from sysinspect_wasm.packagekit import PackageKit
 
 SANDBOX_REFUSAL = "api.exec is refused: the runtime runs this module with rt.sandbox"
 STDERR_WARNING_CHARS = 4096
@@ -37,6 +42,35 @@ STDERR_ECHO_BYTES = 32 * 1024
 """Guest stderr copied to ours, at most: a caller that reads our stdout before our stderr must never block us."""
 KIB = 1024
 MIB = 1024 * 1024
+
+
+def guest_run_spec(module_id: str, header: Mapping[str, Any], root: Path, limits: Limits, *, writable: bool,
+                   allow_exec: bool, stdin: bytes | None = None, commands: CommandRunner | None = None,
+                   packagekit: PackageKit | None = None) -> RunSpec:
+    """How wasm-runtime runs a module: argv[0] only, no environment, ``root`` as guest ``/``.
+
+    Standard input is the header line unless ``stdin`` is given; ``commands``
+    and ``packagekit`` answer the host API (default: the real host).
+    """
+    from sysinspect_wasm.commands import run_host_command
+    from sysinspect_wasm.hostapi import HostContext
+    from sysinspect_wasm.spec import Preopen, RunSpec
+
+    return RunSpec(
+        argv=(module_id,),
+        env={},
+        stdin=header_line(header) if stdin is None else stdin,
+        preopens=(Preopen(root, "/", writable=writable),),
+        limits=limits,
+        host=HostContext(
+            module_id=module_id,
+            header=header,
+            allow_exec=allow_exec,
+            exec_refusal=SANDBOX_REFUSAL,
+            commands=run_host_command if commands is None else commands,
+            packagekit=packagekit,
+        ),
+    )
 
 
 def bad_request(reason: str) -> ModResponse:
@@ -179,8 +213,6 @@ class _Call:
     def run(self, settings: RuntimeSettings, path: Path) -> ModResponse:
         from sysinspect_wasm.backends import get_backend
         from sysinspect_wasm.errors import BackendUnavailable, ModuleLoadError
-        from sysinspect_wasm.hostapi import HostContext
-        from sysinspect_wasm.spec import Preopen, RunSpec
 
         module_id = settings.module_id
         root = self._rootfs(settings)
@@ -195,19 +227,8 @@ class _Call:
 
         limits = self._limits(settings)
         header = build_header(self.request, add_options=("man",) if settings.man else ())
-        spec = RunSpec(
-            argv=(module_id,),
-            env={},
-            stdin=header_line(header),
-            preopens=(Preopen(root, "/", writable=not settings.sandbox),),
-            limits=limits,
-            host=HostContext(
-                module_id=module_id,
-                header=header,
-                allow_exec=not settings.sandbox,
-                exec_refusal=SANDBOX_REFUSAL,
-            ),
-        )
+        spec = guest_run_spec(module_id, header, root, limits, writable=not settings.sandbox,
+                              allow_exec=not settings.sandbox)
         try:
             module = backend.load(path, name=module_id)
         except ModuleLoadError as exc:
