@@ -179,6 +179,17 @@ pub fn read_header() -> Result<Header, Error> {
     Ok(Header { raw: line, value })
 }
 
+/// Read the header, or answer `{"error": "..."}` and exit 1: what most modules want first.
+pub fn header_or_exit() -> Header {
+    match read_header() {
+        Ok(header) => header,
+        Err(e) => {
+            print(&object(vec![("error", e.to_string().into())]));
+            std::process::exit(1);
+        }
+    }
+}
+
 /// Write `value` as one compact JSON document and a newline to stdout.
 pub fn print(value: &Json) {
     let stdout = io::stdout();

@@ -56,13 +56,7 @@ fn walk(root: &Path, rel: &str, depth: usize, w: &mut Walk) -> std::io::Result<(
 }
 
 fn main() {
-    let header = match sysinspect::read_header() {
-        Ok(h) => h,
-        Err(e) => {
-            sysinspect::print(&object(vec![("error", e.to_string().into())]));
-            std::process::exit(1);
-        }
-    };
+    let header = sysinspect::header_or_exit();
     let dir = header.arg("dir", "/data").to_string();
     let mut w = Walk { entries: Vec::new(), files: 0, dirs: 0, bytes: 0 };
     if let Err(e) = walk(Path::new(&dir), "", 0, &mut w) {

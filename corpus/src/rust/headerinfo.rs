@@ -11,13 +11,7 @@ fn get(pointer: &str) -> Json {
 }
 
 fn main() {
-    let header = match sysinspect::read_header() {
-        Ok(h) => h,
-        Err(e) => {
-            sysinspect::print(&object(vec![("error", e.to_string().into())]));
-            std::process::exit(1);
-        }
-    };
+    let header = sysinspect::header_or_exit();
     let whole = sysinspect::header_json().unwrap_or_default();
     sysinspect::print(&object(vec![
         ("hostname", get("/host/traits/system.hostname")),

@@ -69,13 +69,7 @@ fn unquote(v: &str) -> String {
 }
 
 fn main() {
-    let header = match sysinspect::read_header() {
-        Ok(h) => h,
-        Err(e) => {
-            sysinspect::print(&object(vec![("error", e.to_string().into())]));
-            std::process::exit(1);
-        }
-    };
+    let header = sysinspect::header_or_exit();
     if header.has_opt("man") {
         sysinspect::print(&doc());
         return;

@@ -14,13 +14,7 @@ fn keys(v: Option<&Json>) -> Json {
 }
 
 fn main() {
-    let header = match sysinspect::read_header() {
-        Ok(h) => h,
-        Err(e) => {
-            sysinspect::print(&object(vec![("error", e.to_string().into())]));
-            std::process::exit(1);
-        }
-    };
+    let header = sysinspect::header_or_exit();
     let mut leaked = Vec::new();
     let mut opts = Vec::new();
     if let Some(Json::Array(items)) = header.section("opts") {
