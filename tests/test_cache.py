@@ -15,7 +15,7 @@ import stat
 import subprocess
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -197,11 +197,12 @@ def test_an_engine_upgrade_recompiles_and_supersedes_the_old_artifact(
 # -- integrity -------------------------------------------------------------------------
 
 
-def damage_and_reload(folder: Path, trace: Trace, damage: bytes) -> WasmtimeModule:
+def spoil_and_reload(folder: Path, trace: Trace, spoil: Callable[[Path], object]) -> WasmtimeModule:
+    """Store an artifact, ``spoil`` it, load again: the call must compile, succeed and leave a good artifact."""
     path = folder / "hello.wasm"
     WasmtimeBackend().load(path)
     artifact = the_artifact(folder)
-    artifact.write_bytes(damage)
+    spoil(artifact)
     before = identity(artifact)
     trace.take()
     module = WasmtimeBackend().load(path)
@@ -212,6 +213,11 @@ def damage_and_reload(folder: Path, trace: Trace, damage: bytes) -> WasmtimeModu
     assert rebuilt == artifact and identity(rebuilt) != before
     assert WasmtimeBackend().load(path).cache_status == "loaded"  # and the rebuilt one is good
     return module
+
+
+def damage_and_reload(folder: Path, trace: Trace, damage: bytes) -> WasmtimeModule:
+    """:func:`spoil_and_reload` with the artifact's bytes replaced by ``damage``."""
+    return spoil_and_reload(folder, trace, lambda artifact: artifact.write_bytes(damage))
 
 
 def test_a_truncated_artifact_is_removed_and_rebuilt(folder: Path, trace: Trace) -> None:
@@ -271,19 +277,9 @@ def test_foreign_native_code_behind_a_valid_footer_is_refused_by_wasmtime(
 
 
 def test_a_group_writable_artifact_is_not_loaded_but_replaced(folder: Path, trace: Trace) -> None:
-    path = folder / "hello.wasm"
-    WasmtimeBackend().load(path)
-    artifact = the_artifact(folder)
-    artifact.chmod(0o664)
-    before = identity(artifact)
-    trace.take()
-    module = WasmtimeBackend().load(path)
-    assert output(module) == {"v": "one"}
-    assert module.cache_status == "compiled"
-    assert trace.take() == ["compiled"]
+    module = spoil_and_reload(folder, trace, lambda artifact: artifact.chmod(0o664))
     assert any("refused to load" in w and "writable by other users" in w for w in module.warnings), module.warnings
-    assert identity(artifact) != before
-    assert stat.S_IMODE(artifact.stat().st_mode) & 0o022 == 0
+    assert stat.S_IMODE(the_artifact(folder).stat().st_mode) & 0o022 == 0
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file away")
