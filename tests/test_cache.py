@@ -28,7 +28,7 @@ from sysinspect_wasm_production import EngineSettings, WasmtimeBackend
 from sysinspect_wasm_production import cache as cache_module
 from sysinspect_wasm_production import engine as engine_module
 from sysinspect_wasm_production.backend import WasmtimeModule
-from sysinspect_wasm_production.cache import CACHE_DIR_ENV, FOOTER, FORMAT, MAGIC, TRACE_ENV
+from sysinspect_wasm_production.cache import CACHE_DIR_ENV, FOOTER, FORMAT, HASHED, MAGIC, TRACE_ENV
 
 from sysinspect_wasm import RunSpec
 
@@ -53,22 +53,26 @@ def big_printer(text: str, functions: int = 4000) -> bytes:
 
 
 class Trace:
-    """The cache's trace file: which loads compiled and which loaded an artifact."""
+    """The cache's trace file: which loads compiled and which loaded an artifact, and which read the module."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
     def events(self) -> list[str]:
-        """Every event so far (``compiled``, ``loaded``, ``waiting``), in order."""
+        """Every event so far (``hashed``, ``compiled``, ``loaded``, ``waiting``), in order."""
         if not self.path.exists():
             return []
         return [line.split()[0] for line in self.path.read_text().splitlines()]
 
-    def take(self) -> list[str]:
-        """The events since the last call."""
+    def take_all(self) -> list[str]:
+        """Every event since the last take."""
         events = self.events()
         self.path.unlink(missing_ok=True)
         return events
+
+    def take(self) -> list[str]:
+        """The loads' events since the last take (``compiled``, ``loaded``, ``waiting``): not ``hashed``."""
+        return [event for event in self.take_all() if event != HASHED]
 
 
 @pytest.fixture
@@ -96,7 +100,9 @@ def output(module: WasmtimeModule) -> dict[str, str]:
 
 
 def artifacts(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.name.endswith(".cwasm"))
+    """Every .cwasm file in ``folder`` but memos (remembered digests): artifacts, and any lock or temporary file."""
+    return sorted(p for p in folder.iterdir()
+                  if p.name.endswith(".cwasm") and cache_module.parse_memo_name(p.name) is None)
 
 
 def the_artifact(folder: Path) -> Path:
@@ -601,3 +607,168 @@ def test_a_warm_call_imports_only_what_it_uses(folder: Path, trace: Trace) -> No
     unwanted = {"dataclasses", "inspect", "tempfile", "threading", "subprocess", "traceback",
                 "sysinspect_wasm.wasmbinary", "sysinspect_wasm_production.instrument"}
     assert unwanted.isdisjoint(modules), unwanted.intersection(modules)
+
+
+# -- remembered digests ----------------------------------------------------------------
+#
+# A warm call need not read and hash the module when a memo in the cache folder remembers its
+# digest for the file as it is (device, inode, size, mtime, ctime). Memos are only written for
+# files left alone for SETTLE_NS (3 s): the first test waits that long, for real; the others
+# set SETTLE_NS to 0 to exercise the rules about which memo may be believed.
+
+WARM_PROBE = """
+import json, sys
+from sysinspect_wasm_runtime.protocol import respond
+response = respond(sys.stdin.buffer.read())
+print(json.dumps([response.as_dict(), sorted(sys.modules)]))
+"""
+
+
+def wait_until_settled(path: Path) -> None:
+    """Sleep until the file at ``path`` counts as left alone (see ``cache.settled``)."""
+    import time
+
+    st = path.stat()
+    left = (max(st.st_mtime_ns, st.st_ctime_ns) + cache_module.SETTLE_NS - time.time_ns()) / 1e9
+    if left > -0.05:
+        time.sleep(left + 0.1)
+    assert cache_module.settled(path.stat(), time.time_ns())
+
+
+def memos(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if cache_module.parse_memo_name(p.name) is not None)
+
+
+@pytest.fixture
+def settle_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remember digests of files however recently written (the rules of trust stay as they are)."""
+    monkeypatch.setattr(cache_module, "SETTLE_NS", 0)
+
+
+def test_a_settled_module_is_hashed_once_and_then_remembered(folder: Path, trace: Trace) -> None:
+    path = folder / "hello.wasm"
+    wait_until_settled(path)
+    request = json.dumps({"args": {"rt.mod": "hello"}, "config": {"path.sharelib": str(folder.parents[2])}}).encode()
+    env = {**os.environ, TRACE_ENV: str(trace.path)}
+
+    def call() -> tuple[str, list[str]]:
+        done = subprocess.run([sys.executable, "-c", WARM_PROBE], input=request, capture_output=True, env=env,
+                              timeout=120, check=True)
+        response, modules = json.loads(done.stdout)
+        assert response["retcode"] == 0 and not response.get("warning"), response
+        return str(response["data"]["v"]), modules
+
+    assert call()[0] == "one"
+    assert trace.take_all() == ["hashed", "compiled"]
+    (memo,) = memos(folder)
+    assert memo.name.startswith(".hello.") and stat.S_IMODE(memo.stat().st_mode) & 0o022 == 0
+    assert json.loads(memo.read_text())["module"] == str(path)
+
+    value, modules = call()
+    assert value == "one" and trace.take_all() == ["loaded"]  # the module was not read
+    assert {"_hashlib", "hashlib", "mmap"}.isdisjoint(modules), {"_hashlib", "hashlib", "mmap"} & set(modules)
+
+    # rewritten in place, same size, mtime put back: the ctime, which no process can set, tells
+    stamp = path.stat()
+    new = printer("two")
+    assert len(new) == stamp.st_size
+    with path.open("r+b") as file:
+        file.write(new)
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (stamp.st_ino, stamp.st_mtime_ns)
+    assert call()[0] == "two"
+    assert trace.take_all() == ["hashed", "compiled"]
+    assert call()[0] == "two"
+    assert trace.take_all() == ["hashed", "loaded"]  # freshly written: not remembered until it settles
+
+
+def test_a_module_written_just_now_is_hashed_on_every_call(folder: Path, trace: Trace) -> None:
+    for _ in range(2):
+        assert output(WasmtimeBackend().load(folder / "hello.wasm")) == {"v": "one"}
+    assert trace.take_all() == ["hashed", "compiled", "hashed", "loaded"]
+    assert memos(folder) == []
+
+
+def test_a_remembered_digest_serves_the_next_load(folder: Path, trace: Trace, settle_now: None) -> None:
+    WasmtimeBackend().load(folder / "hello.wasm")
+    assert trace.take_all() == ["hashed", "compiled"] and len(memos(folder)) == 1
+    assert output(WasmtimeBackend().load(folder / "hello.wasm")) == {"v": "one"}
+    assert trace.take_all() == ["loaded"]
+
+
+def memo_spoilers(folder: Path) -> dict[str, Callable[[Path], None]]:
+    def group_writable(memo: Path) -> None:
+        memo.chmod(0o664)
+
+    def garbled(memo: Path) -> None:
+        memo.write_bytes(b"{not json")
+
+    def other_module(memo: Path) -> None:
+        record = json.loads(memo.read_text())
+        memo.write_text(json.dumps({**record, "module": str(folder / "other.wasm")}))
+
+    def other_identity(memo: Path) -> None:
+        record = json.loads(memo.read_text())
+        memo.write_text(json.dumps({**record, "identity": [0, 0, 0, 0, 0]}))
+
+    def bad_digest(memo: Path) -> None:
+        record = json.loads(memo.read_text())
+        memo.write_text(json.dumps({**record, "key": "not hex"}))
+
+    def symlink(memo: Path) -> None:
+        target = memo.with_name("elsewhere.json")
+        memo.rename(target)
+        memo.symlink_to(target.name)
+
+    def huge(memo: Path) -> None:
+        memo.write_bytes(memo.read_bytes() + b" " * cache_module.MEMO_MAX_BYTES)
+
+    return {f.__name__: f for f in (group_writable, garbled, other_module, other_identity, bad_digest, symlink, huge)}
+
+
+@pytest.mark.parametrize("spoil", ["group_writable", "garbled", "other_module", "other_identity", "bad_digest",
+                                   "symlink", "huge"])
+def test_a_memo_that_cannot_be_believed_is_ignored_and_replaced(folder: Path, trace: Trace, settle_now: None,
+                                                                spoil: str) -> None:
+    WasmtimeBackend().load(folder / "hello.wasm")
+    (memo,) = memos(folder)
+    memo_spoilers(folder)[spoil](memo)
+    trace.take_all()
+    module = WasmtimeBackend().load(folder / "hello.wasm")
+    assert output(module) == {"v": "one"} and (module.cache_status, module.warnings) == ("loaded", [])
+    assert trace.take_all() == ["hashed", "loaded"]  # read and hashed again, then remembered anew
+    assert not memo.is_symlink() and stat.S_IMODE(memo.stat().st_mode) & 0o022 == 0
+    assert WasmtimeBackend().load(folder / "hello.wasm").cache_status == "loaded"
+    assert trace.take_all() == ["loaded"]
+
+
+def test_a_memo_for_another_engine_configuration_is_not_used(folder: Path, trace: Trace, settle_now: None) -> None:
+    WasmtimeBackend().load(folder / "hello.wasm")
+    other = WasmtimeBackend(EngineSettings(cranelift_opt_level="none")).load(folder / "hello.wasm")
+    assert output(other) == {"v": "one"} and other.cache_status == "compiled"
+    assert trace.take_all() == ["hashed", "compiled", "hashed", "compiled"]
+
+
+def test_no_memo_is_written_for_a_module_that_changed_while_it_was_hashed(
+        folder: Path, trace: Trace, settle_now: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = folder / "hello.wasm"
+    hash_file = cache_module._digest_of
+
+    def hash_while_written(fd: int) -> str:
+        digest = hash_file(fd)
+        with path.open("r+b") as file:  # as if someone wrote it meanwhile: the same bytes, a new ctime
+            file.write(path.read_bytes())
+        return digest
+
+    monkeypatch.setattr(cache_module, "_digest_of", hash_while_written)
+    WasmtimeBackend().load(path)
+    assert memos(folder) == []
+
+
+def test_memos_are_named_per_module_path(tmp_path: Path) -> None:
+    one = cache_module.memo_name("hello", "/srv/a/lib/runtime/wasm/hello.wasm")
+    two = cache_module.memo_name("hello", "/srv/b/lib/runtime/wasm/hello.wasm")
+    assert one != two and one.startswith(".hello.") and one.endswith(".memo.cwasm")
+    assert cache_module.parse_memo_name(one) == "hello" and cache_module.parse_artifact_name(one) is None
+    for name in ("hello.memo.cwasm", ".hello.xyz.memo.cwasm", ".hello.0123abcd.lock.cwasm"):
+        assert cache_module.parse_memo_name(name) is None, name

@@ -229,3 +229,30 @@ def test_usage_mistakes_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
             main(argv)
         assert done.value.code == 2
         assert "usage: wasm-runtime" in capsys.readouterr().err
+
+
+def test_memos_are_listed_pruned_when_stale_and_cleared(sharelib: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sysinspect_wasm_production import cache
+
+    monkeypatch.setattr(cache, "SETTLE_NS", 0)  # remember digests of the files just written
+    folder = folder_of(sharelib)
+    run(capsys, "precompile", "-s", str(sharelib))
+    memos = sorted(p.name for p in folder.iterdir() if cache.parse_memo_name(p.name))
+    assert [cache.parse_memo_name(name) for name in memos] == ["a", "b"]
+
+    (folder / "b.wasm").write_bytes(printer("B"))  # b's memo no longer describes b.wasm
+    status, out, _ = run(capsys, "cache", "list", "-s", str(sharelib))
+    assert status == 0 and "  2 remembered module digests (.memo.cwasm), 1 of them stale" in out
+    assert out.count("not managed by this cache") == 1  # upstream.cwasm only: memos are the cache's own
+    status, out, _ = run(capsys, "cache", "list", "-s", str(sharelib), "--json")
+    listed = {Path(m["memo"]).name: m["current"] for m in json.loads(out)[0]["memos"]}
+    assert listed == {memos[0]: True, memos[1]: False}
+
+    status, out, _ = run(capsys, "cache", "prune", "-s", str(sharelib))
+    assert status == 0 and f"removed {folder / memos[1]} (a remembered module digest)" in out
+    assert sorted(p.name for p in folder.iterdir() if cache.parse_memo_name(p.name)) == [memos[0]]
+
+    status, out, _ = run(capsys, "cache", "clear", "-s", str(sharelib))
+    assert status == 0 and f"removed {folder / memos[0]} (a remembered module digest)" in out
+    assert not [p for p in folder.iterdir() if cache.parse_memo_name(p.name)]

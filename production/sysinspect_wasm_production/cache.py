@@ -6,15 +6,33 @@ content digest and the engine fingerprint
 version, target, rewriter version). A changed module or a new engine gives a
 new key, so an old artifact is never even opened for it.
 
+Memo. Reading and hashing a module of a few MB (and loading OpenSSL to do
+it) was the larger part of what a warm call cost beyond wasmtime itself. So
+the cache remembers, per module file, its digest and its key under the
+engine, with the file's identity (device, inode, size, mtime and ctime, in
+nanoseconds), in a memo file ``.<id>.<CRC-32 of its path>.memo.cwasm``; a
+warm call whose module file still has that identity takes the key from
+there (:func:`content_key`). Any write to the file, a rename over it or a
+new file in its place changes the identity: the kernel sets the ctime on
+every change, and no process can set it back. The one gap, a second write
+within the file system's timestamp granularity of the moment the identity
+was taken, is closed by only remembering files left alone for
+:data:`SETTLE_NS` (3 s), and only when the identity held while the file was
+hashed. A memo is believed only under the artifacts' rules of trust
+(below) and only for the same module path and engine; anything else about
+it, and the module is read and hashed as if there were none. The artifact
+itself is still checked in full on every load: memos save reading the
+module, never checking native code.
+
 Layout. One file per artifact, ``<id>.<first 16 hex digits of the key>.cwasm``,
 where ``<id>`` is the module's file name without ``.wasm``. By default it sits
 beside the module, as upstream's does (PROTOCOL.md 3), so a sync that removes
 untracked files clears it. :data:`CACHE_DIR_ENV` (or the backend's
 ``cache_dir``) puts artifacts in a folder of their own instead, for read-only
 sharelibs. While an artifact is written, ``.<stem>.lock.cwasm`` and
-``.<stem>.<random>.tmp.cwasm`` exist beside it: every file the cache makes
-ends in ``.cwasm``, is never a module (PROTOCOL.md 1.4), and may be deleted
-at any time.
+``.<stem>.<random>.tmp.cwasm`` exist beside it; memos sit there too. Every
+file the cache makes ends in ``.cwasm``, is never a module (PROTOCOL.md
+1.4), and may be deleted at any time.
 
 Format. wasmtime's serialized module (an ELF object), then a JSON manifest
 (module, content digest, engine material, memory.grow guards, rewriter note,
@@ -51,10 +69,8 @@ cold cache thus compile once; the others wait and load what it stored.
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import json
-import mmap
 import os
 import stat
 import struct
@@ -75,8 +91,9 @@ from .traps import summary
 CACHE_DIR_ENV = "SYSINSPECT_WASM_CACHE_DIR"
 """An absolute path: keep artifacts in this folder (created, mode 0700, if missing) instead of beside the modules."""
 TRACE_ENV = "SYSINSPECT_WASM_CACHE_TRACE"
-"""A file path: append a line per compilation (``compiled``), per load (``loaded``), and when a process has to wait
-for another one compiling the same module (``waiting``); for tests and diagnosis."""
+"""A file path: append a line per compilation (``compiled``), per load (``loaded``), when a process has to wait
+for another one compiling the same module (``waiting``), and when a module file is read to learn its content
+digest (``hashed``: not remembered, see :func:`content_key`); for tests and diagnosis."""
 
 SUFFIX = ".cwasm"
 LOCK_SUFFIX = ".lock" + SUFFIX
@@ -89,8 +106,17 @@ FORMAT = 2
 MAGIC = b"sysiwasm"
 FOOTER = struct.Struct("<IIQ32sI8s")
 """format, manifest length, payload length, key, CRC-32 of payload and manifest, magic."""
+MEMO_SUFFIX = ".memo" + SUFFIX
 READ_CHUNK = 256 * 1024
-"""Bytes per read when hashing a module file: a small buffer, reused, costs less than one of its size."""
+"""Bytes per read when hashing a module or checking an artifact: a small buffer, reused, costs less than one of
+the file's size (fresh memory costs as much as the hashing) and, unlike a mapping, cannot turn a file truncated
+meanwhile into SIGBUS."""
+SETTLE_NS = 3_000_000_000
+"""How long a module file must have been left alone (by its mtime and ctime) before its digest is remembered:
+longer than any file system's timestamp granularity (FAT's is 2 s), so that no later write can leave both as
+they were."""
+MEMO_MAX_BYTES = 64 * 1024
+"""A memo file larger than this is not one of ours, and is not read."""
 LOCK_WAIT_SECONDS = 600.0
 """How long to wait for another process compiling the same module before compiling in memory."""
 
@@ -98,6 +124,7 @@ LOADED = "loaded"
 COMPILED = "compiled"
 UNCACHED = "uncached"
 WAITING = "waiting"
+HASHED = "hashed"
 
 
 class Damaged(Exception):
@@ -159,21 +186,22 @@ def content_digest(data: bytes) -> str:
 
 
 def file_digest(path: Path) -> str:
-    """The SHA-256 of the file at ``path``, in hex (as :func:`content_digest` of its bytes); raises ``OSError``.
+    """The SHA-256 of the file at ``path``, in hex (as :func:`content_digest` of its bytes); raises ``OSError``."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        return _digest_of(fd)
+    finally:
+        os.close(fd)
 
-    Read through one small buffer rather than into one object of the
-    module's size (whose fresh memory costs as much as the hashing) or a
-    mapping (which a file truncated meanwhile turns into SIGBUS).
-    """
+
+def _digest_of(fd: int) -> str:
     digest = sha256()
     buffer = bytearray(READ_CHUNK)
     view = memoryview(buffer)
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        while count := os.readv(fd, [buffer]):
-            digest.update(view[:count])
-    finally:
-        os.close(fd)
+    offset = 0
+    while count := os.preadv(fd, [buffer], offset):
+        digest.update(view[:count])
+        offset += count
     return digest.hexdigest()
 
 
@@ -258,13 +286,21 @@ def verify(fd: int, size: int, key: bytes | None) -> tuple[bytes, dict[str, Any]
 
     ``key=None`` accepts any key. Raises :class:`Damaged`.
     """
-    payload_len, _, found, checksum = _footer(fd, size)
+    payload_len, meta_len, found, checksum = _footer(fd, size)
     if key is not None and found != key:
         raise Damaged("built from other module content or by another engine (its key differs)")
-    with mmap.mmap(fd, size - FOOTER.size, access=mmap.ACCESS_READ) as view:
-        if zlib.crc32(view) != checksum:
-            raise Damaged("garbled (checksum mismatch)")
-        meta = view[payload_len:]
+    buffer = bytearray(READ_CHUNK)
+    view = memoryview(buffer)
+    crc = offset = 0
+    while offset < payload_len:
+        count = os.preadv(fd, [view[: min(READ_CHUNK, payload_len - offset)]], offset)
+        if not count:
+            raise Damaged("truncated while it was read")
+        crc = zlib.crc32(view[:count], crc)
+        offset += count
+    meta = os.pread(fd, meta_len, payload_len)
+    if len(meta) != meta_len or zlib.crc32(meta, crc) != checksum:
+        raise Damaged("garbled (checksum mismatch)")
     return found, _manifest(meta)
 
 
@@ -315,52 +351,38 @@ def load_program_file(handle: EngineHandle, name: str, source: Path,
                       cache_dir: str | os.PathLike[str] | None = None) -> Loaded:
     """The program of the module file ``source``: :func:`load_program` of its bytes, warm calls made cheap.
 
-    The module's content key comes from reading the file through a small
-    buffer; when its artifact loads, the module's bytes are never held in
-    memory at all (a program restored from an artifact decodes the module's
-    layout only when asked, from the file read again, and only if its
-    content is still the one the artifact was built from). Anything else
-    (no artifact yet, a damaged one, an unusable folder) reads the module and
-    goes the way of :func:`load_program`, warnings and all. Raises
-    :class:`~sysinspect_wasm.errors.ModuleLoadError` when the module cannot
-    be read, or is not valid.
+    The module's content key comes from :func:`content_key`: remembered, or
+    read through a small buffer. When its artifact loads, the module's bytes
+    are never held in memory at all (a program restored from an artifact
+    decodes the module's layout only when asked, from the file read again,
+    and only if its content is still the one the artifact was built from).
+    Anything else (no artifact yet, a damaged one, an unusable folder) reads
+    the module and goes the way of :func:`load_program`, warnings and all.
+    Raises :class:`~sysinspect_wasm.errors.ModuleLoadError` when the module
+    cannot be read, or is not valid.
     """
     folder, warning = configured_dir(cache_dir)
     folder = folder if folder is not None else Path(os.path.abspath(source)).parent
-    module_id = module_id_of(source)
     try:
         dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         dfd = -1
-    ahead: _Verifying | None = None
     try:
-        trusted = dfd >= 0 and not unsafe_reason(os.fstat(dfd), "it")
-        if trusted:
-            # the artifact's checksum on another thread while this one hashes the module: both run without the GIL
-            ahead = _verify_ahead(dfd, module_id)
-        try:
-            digest = file_digest(source)
-        except OSError as exc:
-            raise _unreadable(name, source, exc) from None
-        if trusted:
-            key = cache_key(digest, handle.settings.fingerprint())
-            stem = f"{module_id}.{key[:KEY_CHARS]}"
-            key_raw = bytes.fromhex(key)
+        if dfd >= 0 and not unsafe_reason(os.fstat(dfd), "it"):
+            try:
+                digest, key = content_key(handle, source, dfd)
+            except OSError as exc:
+                raise _unreadable(name, source, exc) from None
+            stem = f"{module_id_of(source)}.{key[:KEY_CHARS]}"
 
             def reader() -> bytes | None:
                 return _read_unchanged(source, digest)
 
-            manifest = ahead.result(key_raw) if ahead is not None and ahead.name == stem + SUFFIX else None
-            if ahead is not None and manifest is not None:
-                attempt = _restore(handle, name, reader, ahead.fd, manifest)
-            else:
-                attempt = _try_load(handle, name, reader, dfd, stem + SUFFIX, key_raw)
+            attempt = _try_load(handle, name, reader, dfd, stem + SUFFIX, bytes.fromhex(key))
             if attempt.program is not None:
                 _trace(LOADED, stem)
                 return Loaded(attempt.program, LOADED, folder / (stem + SUFFIX), (warning,) if warning else ())
     finally:
-        if ahead is not None:
-            ahead.close()
         if dfd >= 0:
             os.close(dfd)
     try:
@@ -368,6 +390,139 @@ def load_program_file(handle: EngineHandle, name: str, source: Path,
     except OSError as exc:
         raise _unreadable(name, source, exc) from None
     return load_program(handle, name, data, source, cache_dir)
+
+
+# -- remembered content digests -------------------------------------------------
+#
+# Hashing a 4 MB module (and loading OpenSSL to do it) is the larger part of
+# what a warm call costs beyond wasmtime itself. A memo file in the cache
+# folder remembers, for one module file, its digest and its key under one
+# engine, together with the file's identity (device, inode, size, mtime and
+# ctime, in nanoseconds). A write to the file, a rename over it or a new file
+# in its place changes that identity: the kernel sets the ctime on every
+# change and no process can set it back. The one gap is a write within the
+# timestamp granularity of the moment the identity was taken, which left the
+# stamps as they were; so a digest is only remembered once the file has been
+# left alone for SETTLE_NS, and a memo is only written from a file whose
+# identity did not change while it was hashed.
+
+
+def memo_name(module_id: str, source: str) -> str:
+    """The memo file's name for the module file at absolute path ``source`` (one per path, so shared folders work)."""
+    return f".{module_id}.{zlib.crc32(os.fsencode(source)):08x}{MEMO_SUFFIX}"
+
+
+def parse_memo_name(name: str) -> str | None:
+    """The module id when ``name`` is a memo file's name, else ``None``."""
+    if not name.startswith(".") or not name.endswith(MEMO_SUFFIX):
+        return None
+    module_id, _, crc = name[1 : -len(MEMO_SUFFIX)].rpartition(".")
+    if not module_id or len(crc) != 8 or crc.strip("0123456789abcdef"):
+        return None
+    return module_id
+
+
+def file_identity(st: os.stat_result) -> list[int]:
+    """What tells a file's content changed without reading it: device, inode, size, mtime and ctime (ns)."""
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def settled(st: os.stat_result, now_ns: int) -> bool:
+    """True when the file with status ``st`` has been left alone for :data:`SETTLE_NS` at wall-clock time ``now_ns``."""
+    return max(st.st_mtime_ns, st.st_ctime_ns) < now_ns - SETTLE_NS
+
+
+def content_key(handle: EngineHandle, source: Path, dfd: int) -> tuple[str, str]:
+    """``(content digest, cache key)`` of the module file ``source`` for ``handle``'s engine; raises ``OSError``.
+
+    From the memo in the cache folder open at ``dfd`` when it is one the
+    runtime may trust and it describes the file as it is now and this engine;
+    else the file is read and hashed, and the memo (re)written once the file
+    has settled (see :func:`settled`).
+    """
+    path = os.path.abspath(source)
+    memo = memo_name(module_id_of(source), path)
+    material = handle.settings.material()
+    # opened, not only stat'ed: opening makes NFS revalidate the attributes it caches
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        before = os.fstat(fd)
+        identity = file_identity(before)
+        recalled = _recall(dfd, memo, path, identity, material)
+        if recalled is not None:
+            return recalled
+        digest = _digest_of(fd)
+        _trace(HASHED, module_id_of(source))
+        steady = file_identity(os.fstat(fd)) == identity and settled(before, time.time_ns())
+    finally:
+        os.close(fd)
+    key = cache_key(digest, handle.settings.fingerprint())
+    if steady:
+        _remember(dfd, memo, {"module": path, "identity": identity, "module_sha256": digest, "engine": material,
+                              "key": key})
+    return digest, key
+
+
+def _is_hex_digest(value: object) -> bool:
+    return isinstance(value, str) and len(value) == 64 and not value.strip("0123456789abcdef")
+
+
+def _recall(dfd: int, memo: str, path: str, identity: list[int], material: dict[str, Any]) -> tuple[str, str] | None:
+    """``(digest, key)`` from the memo ``memo`` in folder ``dfd`` if it may be trusted and still holds, else ``None``."""
+    try:
+        fd = os.open(memo, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MEMO_MAX_BYTES or unsafe_reason(st, "it"):
+            return None
+        record = json.loads(os.pread(fd, MEMO_MAX_BYTES, 0))
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+    if not isinstance(record, dict) or record.get("module") != path or record.get("identity") != identity:
+        return None
+    digest, key = record.get("module_sha256"), record.get("key")
+    if record.get("engine") != material or not isinstance(digest, str) or not isinstance(key, str):
+        return None
+    return (digest, key) if _is_hex_digest(digest) and _is_hex_digest(key) else None
+
+
+def _remember(dfd: int, memo: str, record: dict[str, Any]) -> None:
+    """Write the memo ``memo`` in folder ``dfd`` whole (a rename), or not at all: it is only ever a shortcut."""
+    temp = f"{memo[: -len(SUFFIX)]}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd)
+    except OSError:
+        return
+    try:
+        try:
+            os.write(fd, json.dumps(record, sort_keys=True).encode())
+        finally:
+            os.close(fd)
+        os.rename(temp, memo, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp, dir_fd=dfd)
+
+
+def memo_holds(path: Path) -> tuple[str | None, bool]:
+    """``(module path, whether it still describes that module file)`` of the memo file at ``path``; never raises.
+
+    For ``cache prune``: a memo whose module is gone or changed is only dead
+    weight (the runtime would never use it and rewrites it when it may).
+    """
+    try:
+        with open(path, "rb") as file:
+            record = json.loads(file.read(MEMO_MAX_BYTES + 1))
+        module = record["module"]
+        if not isinstance(module, str):
+            return None, False
+        return module, file_identity(os.stat(module)) == record.get("identity")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, False
 
 
 def _unreadable(name: str, source: Path, exc: OSError) -> ModuleLoadError:
@@ -544,64 +699,6 @@ def _restore(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes |
         return _Attempt(problem=f"refused by wasmtime ({summary(str(exc))})")
     facts: LayoutFacts = manifest["layout"]
     return _Attempt(restore_program(handle, name, data, module, frozenset(manifest["guards"]), manifest["note"], facts))
-
-
-class _Verifying:
-    """A trusted artifact, its footer and checksum being verified on a thread of its own (see :func:`_verify_ahead`).
-
-    The checksum and the module's digest are computed in C without the GIL,
-    so they overlap on two cores.
-    """
-
-    __slots__ = ("_done", "fd", "name", "outcome")
-
-    def __init__(self, name: str, fd: int, size: int) -> None:
-        self.name = name
-        self.fd = fd
-        self.outcome: tuple[bytes, dict[str, Any]] | None = None
-        self._done = _thread.allocate_lock()
-        self._done.acquire()
-        try:
-            _thread.start_new_thread(self._verify, (size,))
-        except RuntimeError:  # no thread to be had: verify right here
-            self._verify(size)
-
-    def _verify(self, size: int) -> None:
-        try:
-            self.outcome = verify(self.fd, size, None)
-        except BaseException:  # damaged or unreadable: the caller takes the ordinary way, which says why
-            pass
-        finally:
-            self._done.release()
-
-    def result(self, key: bytes) -> dict[str, Any] | None:
-        """The manifest, once verified, when the artifact is intact and carries ``key``; else ``None``."""
-        with self._done:
-            outcome = self.outcome
-        return outcome[1] if outcome is not None and outcome[0] == key else None
-
-    def close(self) -> None:
-        """Wait for the verification to end, then close the artifact."""
-        with self._done:
-            os.close(self.fd)
-
-
-def _verify_ahead(dfd: int, module_id: str) -> _Verifying | None:
-    """Start verifying the artifact of ``module_id`` in folder ``dfd`` when it has exactly one that may be trusted.
-
-    Its key is not known yet (the module's digest is still being computed):
-    which artifact to load is only decided once it is, by its name and the
-    key in its footer.
-    """
-    with os.scandir(dfd) as entries:
-        names = [entry.name for entry in entries
-                 if entry.name.startswith(module_id) and (parse_artifact_name(entry.name) or ("",))[0] == module_id]
-    if len(names) != 1:
-        return None
-    opened = _open_artifact(dfd, names[0])
-    if isinstance(opened, _Attempt):
-        return None
-    return _Verifying(names[0], *opened)
 
 
 def _acquire(dfd: int, name: str, wait: float, stem: str = "") -> int | None:

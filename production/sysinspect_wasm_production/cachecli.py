@@ -65,9 +65,12 @@ compiles the module again.
             damaged   truncated, garbled or unreadable: the runtime would
                       remove and rebuild it
             untrusted others could have written it: the runtime refuses it
-  prune   remove everything but the current artifacts (and leftovers of
-          interrupted compilations)
-  clear   remove every artifact
+          and how many module digests are remembered (.<id>.<8 hex>.memo.cwasm:
+          a warm call whose module file is unchanged since then, by inode,
+          size, mtime and ctime, does not read and hash it again)
+  prune   remove everything but the current artifacts, memos of modules that
+          changed or are gone, and leftovers of interrupted compilations
+  clear   remove every artifact and memo
 
 {WHERE}"""
 
@@ -78,8 +81,7 @@ examples:
   {PROG} cache prune --dry-run
   {PROG} cache clear && {PROG} precompile           rebuild everything
 
-Only files named like artifacts of this cache (<id>.<16 hex digits>.cwasm) are
-touched; other .cwasm files (e.g. upstream's <id>.cwasm) are listed as not
+Only files named like artifacts or memos of this cache are touched; other .cwasm files (e.g. upstream's <id>.cwasm) are listed as not
 managed and left alone."""
 
 
@@ -110,8 +112,8 @@ def _parser() -> argparse.ArgumentParser:
                                        formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = cache_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, text in (("list", "show every artifact with its module, size, key and state"),
-                       ("prune", "remove stale, orphaned, damaged and untrusted artifacts"),
-                       ("clear", "remove every artifact")):
+                       ("prune", "remove stale, orphaned, damaged and untrusted artifacts, and stale memos"),
+                       ("clear", "remove every artifact and remembered module digest")):
         action = actions.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.\n\n{WHERE}",
                                     epilog=CACHE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
         common(action)
@@ -331,7 +333,17 @@ def _others(folder: Path) -> list[str]:
     except OSError:
         return []
     return [name for name in names if name.endswith(cache.SUFFIX) and cache.parse_artifact_name(name) is None
-            and not name.endswith((cache.LOCK_SUFFIX, cache.TEMP_SUFFIX))]
+            and cache.parse_memo_name(name) is None and not name.endswith((cache.LOCK_SUFFIX, cache.TEMP_SUFFIX))]
+
+
+def _memos(folder: Path) -> list[tuple[Path, bool]]:
+    """The memo files in ``folder`` (remembered module digests), each with whether it still describes its module."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder))
+    except OSError:
+        return []
+    return [(folder / name, cache.memo_holds(folder / name)[1]) for name in names
+            if cache.parse_memo_name(name) is not None]
 
 
 def cache_list(ns: argparse.Namespace) -> int:
@@ -340,6 +352,7 @@ def cache_list(ns: argparse.Namespace) -> int:
     folders = _folders(ns)
     if ns.json:
         document = [{"folder": str(folder), "artifacts": [entry.as_dict() for entry in _entries(folder, digest)],
+                     "memos": [{"memo": str(path), "current": holds} for path, holds in _memos(folder)],
                      "not_managed": _others(folder)} for folder in folders]
         print(json.dumps(document, indent=2))
         return 0
@@ -364,6 +377,11 @@ def cache_list(ns: argparse.Namespace) -> int:
             print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
         total = sum(e.info.size for e in entries)
         print(f"  {len(entries)} artifact{'s' if len(entries) != 1 else ''}, {_size(total)}")
+        memos = _memos(folder)
+        if memos:
+            stale = sum(1 for _, holds in memos if not holds)
+            print(f"  {len(memos)} remembered module digest{'s' if len(memos) != 1 else ''} (.memo.cwasm)"
+                  + (f", {stale} of {'them' if len(memos) != 1 else 'it'} stale" if stale else ""))
     return 0
 
 
@@ -376,14 +394,15 @@ def _shown(module: str | None, folder: Path) -> str:
 
 
 def cache_prune(ns: argparse.Namespace) -> int:
-    """``cache prune``: remove every artifact that is not current, and leftovers of interrupted compilations."""
+    """``cache prune``: remove every artifact that is not current, stale memos, and leftovers of interrupted compilations."""
     digest = _digests()
     return _remove(ns, lambda folder: [(e.info.path, e.info.size, f"{e.state}: {e.reason}")
-                                       for e in _entries(folder, digest) if e.state != "current"])
+                                       for e in _entries(folder, digest) if e.state != "current"],
+                   lambda folder: [path for path, holds in _memos(folder) if not holds])
 
 
 def cache_clear(ns: argparse.Namespace) -> int:
-    """``cache clear``: remove every artifact."""
+    """``cache clear``: remove every artifact and memo."""
     def everything(folder: Path) -> list[tuple[Path, int, str]]:
         found = []
         with contextlib.suppress(FileNotFoundError):
@@ -393,28 +412,40 @@ def cache_clear(ns: argparse.Namespace) -> int:
                         found.append((Path(entry.path), entry.stat(follow_symlinks=False).st_size, ""))
         return sorted(found)
 
-    return _remove(ns, everything)
+    return _remove(ns, everything, lambda folder: [path for path, _ in _memos(folder)])
 
 
-def _remove(ns: argparse.Namespace, choose: Callable[[Path], list[tuple[Path, int, str]]]) -> int:
+def _remove(ns: argparse.Namespace, choose: Callable[[Path], list[tuple[Path, int, str]]],
+            memos: Callable[[Path], list[Path]]) -> int:
     verb = "would remove" if ns.dry_run else "removed"
     failures = 0
     removed = 0
     freed = 0
+
+    def unlink(path: Path) -> bool:
+        """Remove ``path`` (unless a dry run): False when it was not there or could not be removed."""
+        nonlocal failures
+        if ns.dry_run:
+            return True
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            failures += 1
+            print(f"cannot remove {path}: {exc.strerror or exc}", file=sys.stderr)
+            return False
+        return True
+
     for folder in _folders(ns):
         for path, size, reason in choose(folder):
-            if not ns.dry_run:
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    failures += 1
-                    print(f"cannot remove {path}: {exc.strerror or exc}", file=sys.stderr)
-                    continue
-            removed += 1
-            freed += size
-            print(f"{verb} {path} ({_size(size)}{', ' + reason if reason else ''})")
+            if unlink(path):
+                removed += 1
+                freed += size
+                print(f"{verb} {path} ({_size(size)}{', ' + reason if reason else ''})")
+        for path in memos(folder):
+            if unlink(path):
+                print(f"{verb} {path} (a remembered module digest)")
         for path in _leftovers(folder, dry_run=ns.dry_run):
             print(f"{verb} {path} (left over from an interrupted compilation)")
     print(f"{verb} {removed} artifact{'s' if removed != 1 else ''}, {_size(freed)}")

@@ -14,7 +14,8 @@ import _thread
 import functools
 import json
 import os
-from typing import Any
+import zlib
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
@@ -23,12 +24,23 @@ from sysinspect_wasm.records import FrozenRecord
 from .epoch import EpochClock
 from .versions import INSTRUMENT_VERSION
 
-try:  # OpenSSL's SHA-256 without module hashlib, whose import sets up every other algorithm too (0.4 ms a call)
-    from _hashlib import openssl_sha256 as _sha256
-except ImportError:  # pragma: no cover - a Python built without OpenSSL
-    from hashlib import sha256 as _sha256
-sha256 = _sha256
-"""SHA-256 (as ``hashlib.sha256``), for fingerprints, content digests and cache keys."""
+if TYPE_CHECKING:
+    from _hashlib import HASH
+
+
+def sha256(data: bytes = b"") -> HASH:
+    """A SHA-256 hash object of ``data`` (as ``hashlib.sha256``), for content digests, fingerprints and cache keys.
+
+    OpenSSL's, imported on first use: loading OpenSSL costs about 2 ms, and
+    a warm call whose module digest the cache remembers hashes nothing at all.
+    Not module ``hashlib``, whose import sets up every other algorithm too.
+    """
+    try:
+        from _hashlib import openssl_sha256 as implementation
+    except ImportError:  # pragma: no cover - a Python built without OpenSSL
+        from hashlib import sha256 as implementation
+    return implementation(data)
+
 
 MIB = 1024 * 1024
 
@@ -63,24 +75,26 @@ _REWRITER_SOURCES = ("instrument.py", "opcodes.py")
 
 @functools.cache
 def rewriter_digest() -> str:
-    """SHA-256 of the memory.grow rewriter's source files ("unknown" where they cannot be read).
+    """The CRC-32 of the memory.grow rewriter's source files, in hex ("unknown" where they cannot be read).
 
     Part of the fingerprint beside :data:`~.versions.INSTRUMENT_VERSION`: a
     change to the rewriter recompiles cached modules even if nobody bumped
-    the version.
+    the version. A checksum, not a digest, because every warm call computes
+    it and it only has to notice an edit, as the artifact's own checksum
+    only has to notice damage.
     """
     import sysinspect_wasm
 
     here = os.path.dirname(os.path.abspath(__file__))
     shared = os.path.join(os.path.dirname(os.path.abspath(sysinspect_wasm.__file__)), "wasmbinary.py")
-    digest = sha256()
+    checksum = 0
     for path in (*(os.path.join(here, name) for name in _REWRITER_SOURCES), shared):
         try:
             with open(path, "rb") as source:
-                digest.update(source.read())
+                checksum = zlib.crc32(source.read(), checksum)
         except OSError:
             return "unknown"
-    return digest.hexdigest()
+    return f"{checksum:08x}"
 
 
 def _host() -> tuple[str, str]:
