@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -289,3 +290,38 @@ def test_cache_list_through_the_console_script(sharelib: Path) -> None:
     pytest.importorskip("wasmtime", reason="no wasmtime wheel for this host")
     done = cli("cache", "list", "-s", str(sharelib))
     assert done.returncode == 0, done.stderr
+
+
+GC_PROBE = """
+import gc, json, os, sys
+from sysinspect_wasm_production.backend import WasmtimeModule
+from sysinspect_wasm_runtime.cli import main
+
+original = WasmtimeModule.run
+
+def run(self, spec):
+    sys.stderr.write("GC " + json.dumps([gc.isenabled(), gc.get_freeze_count()]) + "\\n")
+    return original(self, spec)
+
+WasmtimeModule.run = run
+sys.argv = ["wasm-runtime"]
+if os.environ.get("PROBE_AS") == "entry":
+    main()  # as the console script calls it: ends the process
+status = main([])
+sys.stdout.flush()
+os._exit(status)
+"""
+
+
+@pytest.mark.parametrize("called_as", ["entry", "function"])
+def test_the_collector_is_off_while_a_call_starts_and_on_for_the_guest(sharelib: Path, called_as: str) -> None:
+    # a minion's call (the console script) skips cyclic garbage collection while it imports and loads, then
+    # freezes what it built and collects as usual during the guest's run; main(argv) leaves the collector alone
+    pytest.importorskip("wasmtime", reason="no wasmtime wheel for this host")
+    request = {"args": {"rt.mod": "text", "rt.backend": "wasmtime"}, "config": {"path.sharelib": str(sharelib)}}
+    done = subprocess.run([sys.executable, "-c", GC_PROBE], input=json.dumps(request).encode(), capture_output=True,
+                          timeout=120, check=False, env={**os.environ, "PROBE_AS": called_as})
+    assert json.loads(done.stdout)["retcode"] == 0, done
+    enabled, frozen = json.loads(done.stderr.decode().rsplit("GC ", 1)[1].splitlines()[0])
+    assert enabled is True
+    assert (frozen > 0) if called_as == "entry" else (frozen == 0), frozen

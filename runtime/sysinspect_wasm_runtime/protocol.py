@@ -7,6 +7,7 @@ whose return codes and messages follow PROTOCOL.md 1.7.
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -71,6 +72,19 @@ def guest_run_spec(module_id: str, header: Mapping[str, Any], root: Path, limits
             packagekit=packagekit,
         ),
     )
+
+
+def collect_from_here() -> None:
+    """Turn the cyclic garbage collector back on for the guest's run, if ``wasm-runtime`` turned it off to start.
+
+    Everything allocated so far (imports, the loaded module) lives until the
+    process exits: frozen, the collector never scans it again. What the run
+    allocates (the reference interpreter allocates a great deal) is collected
+    as usual.
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def bad_request(reason: str) -> ModResponse:
@@ -235,6 +249,7 @@ class _Call:
             self._detail(module_id, backend.name, str(exc))
             return run_failed(module_id, self._load_reason(path), self.warning)
         self.warning += module.warnings
+        collect_from_here()
         result = module.run(spec)
         return self._result(module_id, backend.name, path, limits, result)
 
