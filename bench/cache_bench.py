@@ -3,7 +3,12 @@
 Every figure is a whole process, as a minion runs it:
 
 - cold: ``wasm-runtime`` in protocol mode with no artifact (it compiles and stores one);
-- warm: the same call again (it loads the artifact);
+- warm: the same call again (it loads the artifact; the module's digest is
+  remembered, so the module is not read: the module is left alone for the
+  cache's settling time first, as a module synced a while ago is);
+- unremembered: the warm call with the memo removed before each run (it reads
+  and hashes the module, and writes the memo again): what every warm call
+  paid before memos, and what a call pays in the seconds after a sync;
 - backend: a script that loads the module through the production backend
   (cache included) and runs it, without the runtime around it: the difference
   to the warm call is the runtime's share, the difference to the floor the
@@ -16,8 +21,8 @@ Every figure is a whole process, as a minion runs it:
   Like the runtime, the scripts end with ``os._exit`` (wasmtime's worker
   threads may panic during interpreter shutdown, and the runtime skips it).
 
-Targets (issue 4): warm <= 1.25 x floor, cold >= 20 x warm. Warm and floor
-runs alternate, so that load on the machine hits both alike; figures are
+Targets (issue 4): warm <= 1.25 x floor, cold >= 20 x warm. Warm, floor
+and the other runs alternate, so that load on the machine hits both alike; figures are
 medians of wall-clock time, with the children's CPU time beside them (less
 sensitive to a busy machine). The module is copied into a temporary sharelib
 so that artifacts never land in the corpus. Bytecode for all children goes to
@@ -121,8 +126,6 @@ from sysinspect_wasm_runtime import cli, header, output, protocol, request, resp
 mark("import sysinspect_wasm_runtime (protocol path)")
 import sysinspect_wasm.backends, sysinspect_wasm.hostapi, sysinspect_wasm.spec
 mark("import sysinspect_wasm (what the protocol path uses)")
-import _hashlib
-mark("import _hashlib (OpenSSL, for the content key)")
 import sysinspect_wasm_production
 from sysinspect_wasm_production import cache, engine
 mark("import sysinspect_wasm_production (+ .cache)")
@@ -130,13 +133,12 @@ from pathlib import Path
 source = Path(sys.argv[1])
 handle = engine.engine_for()
 mark("engine")
-digest = cache.file_digest(source)
-mark("read and SHA-256 of the module (the content key)")
-key = cache.cache_key(digest, handle.settings.fingerprint())
-mark("engine fingerprint and key")
+dfd = os.open(source.parent, os.O_RDONLY | os.O_DIRECTORY)
+digest, key = cache.content_key(handle, source, dfd)
+mark("content key, remembered (engine material, stat, read the memo)")
 fd = os.open(source.parent / cache.artifact_name(source.name[:-5], key), os.O_RDONLY)
 cache.verify(fd, os.fstat(fd).st_size, bytes.fromhex(key))
-mark("verify the artifact (footer, CRC-32)")
+mark("verify the artifact (footer, CRC-32 of all of it)")
 module = wasmtime.Module.deserialize_file(handle.engine, f"/proc/self/fd/{fd}")
 mark("deserialize_file")
 from sysinspect_wasm import HostContext, Preopen, RunSpec
@@ -150,6 +152,10 @@ result = loaded.run(RunSpec(argv=(source.stem,), stdin=sys.argv[2].encode() + b"
                             host=HostContext(module_id=source.stem, header=head)))
 assert result.ok, result
 mark("run the guest (the floor runs it too)")
+import _hashlib
+mark("for comparison, not remembered: import _hashlib (loads OpenSSL)")
+cache.file_digest(source)
+mark("for comparison, not remembered: read and SHA-256 the module")
 loaded.program.layout
 mark("for comparison, not used: import the decoder, read the module again, decode its layout")
 with open(source.parent / cache.artifact_name(source.name[:-5], key), "rb") as artifact:
@@ -267,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         def events() -> list[str]:
             lines = trace.read_text().split() if trace.exists() else []
             trace.unlink(missing_ok=True)
-            return [word for word in lines if word in ("compiled", "loaded")]
+            return [word for word in lines if word in ("compiled", "loaded", "hashed")]
+
+        def forget() -> None:
+            for memo in folder.glob(f".{module_id}.*.memo.cwasm"):
+                memo.unlink()
 
         def check(out: bytes, what: str) -> None:
             text = out.decode(errors="replace")
@@ -282,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                 stale.unlink()
             wall, cpu, out = timed(runtime, request, env)
             check(out, "cold")
-            if events() != ["compiled"]:
+            if [e for e in events() if e != "hashed"] != ["compiled"]:
                 raise SystemExit("a cold run did not compile exactly once (see SYSINSPECT_WASM_CACHE_TRACE)")
             if number > 0 or ns.cold_repeat == 1:  # the first also writes every .pyc
                 cold.wall.append(wall)
@@ -291,31 +301,50 @@ def main(argv: list[str] | None = None) -> int:
         (artifact,) = artifacts()
         print(f"artifact {artifact.name} ({artifact.stat().st_size / 1e6:.1f} MB)")
 
+        # a module synced moments ago is read and hashed on every call until it has been left alone for a while
+        import time
+
+        from sysinspect_wasm_production.cache import SETTLE_NS
+
+        st = (folder / source.name).stat()
+        settle = (max(st.st_mtime_ns, st.st_ctime_ns) + SETTLE_NS - time.time_ns()) / 1e9
+        if settle > 0:
+            print(f"waiting {settle:.1f} s for the module to settle (its digest is remembered after that)")
+            time.sleep(settle + 0.1)
+
         kinds = {
             "warm": (runtime, request),
+            "unremembered": (runtime, request),
             "backend": ([sys.executable, "-c", BACKEND, str(folder / source.name), header], b""),
             "floor": ([sys.executable, "-c", FLOOR, str(artifact), header, settings], b""),
         }
-        for _ in range(3):  # warm-up: page cache, bytecode
-            for command, stdin in kinds.values():
-                timed(command, stdin, env)
-        events()
+
+        def one(kind: str) -> tuple[float, float, list[str]]:
+            command, stdin = kinds[kind]
+            if kind == "unremembered":
+                forget()
+            wall, cpu, out = timed(command, stdin, env)
+            check(out, kind)
+            return wall, cpu, events()
+
+        for _ in range(3):  # warm-up: page cache, bytecode, the memo
+            for kind in kinds:
+                one(kind)
         series = {kind: Series() for kind in kinds}
+        expected = {"warm": ["loaded"], "unremembered": ["hashed", "loaded"], "backend": ["loaded"], "floor": []}
         for _ in range(ns.repeat):
-            for kind, (command, stdin) in kinds.items():
-                wall, cpu, out = timed(command, stdin, env)
-                check(out, kind)
+            for kind in kinds:
+                wall, cpu, seen = one(kind)
+                if seen != expected[kind]:
+                    raise SystemExit(f"a {kind} run did not do what it should (trace {seen}, not {expected[kind]})")
                 series[kind].wall.append(wall)
                 series[kind].cpu.append(cpu)
-        seen = events()
-        if seen != ["loaded"] * (2 * ns.repeat):
-            raise SystemExit(f"warm and backend runs did not all load the artifact: {seen}")
         warm, floor = series["warm"], series["floor"]
 
         print()
-        print(f"{'':8} {'median wall':>12} {'min wall':>10} {'median cpu':>11}   runs")
+        print(f"{'':12} {'median wall':>12} {'min wall':>10} {'median cpu':>11}   runs")
         for label, row in (("cold", cold), *series.items()):
-            print(f"{label:8} {row.median() * 1e3:10.1f} ms {min(row.wall) * 1e3:7.1f} ms "
+            print(f"{label:12} {row.median() * 1e3:10.1f} ms {min(row.wall) * 1e3:7.1f} ms "
                   f"{row.cpu_median() * 1e3:8.1f} ms   {len(row.wall)}")
         warm_ratio = warm.median() / floor.median()
         cold_ratio = cold.median() / warm.median()
@@ -324,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
               f"target <= {WARM_TARGET}: {'met' if warm_ratio <= WARM_TARGET else 'MISSED'}")
         print(f"cold / warm   {cold_ratio:6.1f} x  (cpu {cold.cpu_median() / warm.cpu_median():.1f} x)  "
               f"target >= {COLD_TARGET:g}: {'met' if cold_ratio >= COLD_TARGET else 'MISSED'}")
+        unremembered = series["unremembered"]
+        print(f"unremembered / floor  {unremembered.median() / floor.median():.2f} x  "
+              f"(cpu {unremembered.cpu_median() / floor.cpu_median():.2f} x)  no target: the first seconds after a sync")
         if ns.breakdown:
             breakdown(folder / source.name, header, env, ns.repeat)
         return 0
