@@ -18,7 +18,9 @@ every change, and no process can set it back. The one gap, a second write
 within the file system's timestamp granularity of the moment the identity
 was taken, is closed by only remembering files left alone for
 :data:`SETTLE_NS` (3 s), and only when the identity held while the file was
-hashed. A memo is believed only under the artifacts' rules of trust
+hashed (on a network file system, whose server sets the times, a server
+clock behind the runtime's by more than that shrinks the margin by as much;
+so does setting the system clock back). A memo is believed only under the artifacts' rules of trust
 (below) and only for the same module path and engine; anything else about
 it, and the module is read and hashed as if there were none. The artifact
 itself is still checked in full on every load: memos save reading the
