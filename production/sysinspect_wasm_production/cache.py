@@ -394,19 +394,7 @@ def load_program_file(handle: EngineHandle, name: str, source: Path,
     return load_program(handle, name, data, source, cache_dir)
 
 
-# -- remembered content digests -------------------------------------------------
-#
-# Hashing a 4 MB module (and loading OpenSSL to do it) is the larger part of
-# what a warm call costs beyond wasmtime itself. A memo file in the cache
-# folder remembers, for one module file, its digest and its key under one
-# engine, together with the file's identity (device, inode, size, mtime and
-# ctime, in nanoseconds). A write to the file, a rename over it or a new file
-# in its place changes that identity: the kernel sets the ctime on every
-# change and no process can set it back. The one gap is a write within the
-# timestamp granularity of the moment the identity was taken, which left the
-# stamps as they were; so a digest is only remembered once the file has been
-# left alone for SETTLE_NS, and a memo is only written from a file whose
-# identity did not change while it was hashed.
+# -- remembered content digests (see the module's docstring, Memo) ---------------
 
 
 def memo_name(module_id: str, source: str) -> str:
@@ -510,21 +498,18 @@ def _remember(dfd: int, memo: str, record: dict[str, Any]) -> None:
             os.unlink(temp, dir_fd=dfd)
 
 
-def memo_holds(path: Path) -> tuple[str | None, bool]:
-    """``(module path, whether it still describes that module file)`` of the memo file at ``path``; never raises.
+def memo_holds(path: Path) -> bool:
+    """True when the memo file at ``path`` still describes its module file as it is; never raises.
 
     For ``cache prune``: a memo whose module is gone or changed is only dead
-    weight (the runtime would never use it and rewrites it when it may).
+    weight (the runtime would never use it, and writes a new one when it may).
     """
     try:
         with open(path, "rb") as file:
             record = json.loads(file.read(MEMO_MAX_BYTES + 1))
-        module = record["module"]
-        if not isinstance(module, str):
-            return None, False
-        return module, file_identity(os.stat(module)) == record.get("identity")
+        return bool(file_identity(os.stat(record["module"])) == record.get("identity"))
     except (OSError, ValueError, KeyError, TypeError):
-        return None, False
+        return False
 
 
 def _unreadable(name: str, source: Path, exc: OSError) -> ModuleLoadError:

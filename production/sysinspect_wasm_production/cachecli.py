@@ -342,7 +342,7 @@ def _memos(folder: Path) -> list[tuple[Path, bool]]:
         names = sorted(entry.name for entry in os.scandir(folder))
     except OSError:
         return []
-    return [(folder / name, cache.memo_holds(folder / name)[1]) for name in names
+    return [(folder / name, cache.memo_holds(folder / name)) for name in names
             if cache.parse_memo_name(name) is not None]
 
 
