@@ -65,9 +65,9 @@ compiles the module again.
             damaged   truncated, garbled or unreadable: the runtime would
                       remove and rebuild it
             untrusted others could have written it: the runtime refuses it
-          and how many module digests are remembered (.<id>.<8 hex>.memo.cwasm:
-          a warm call whose module file is unchanged since then, by inode,
-          size, mtime and ctime, does not read and hash it again)
+          then how many module digests are remembered (memos,
+          .<id>.<8 hex>.memo.cwasm: a warm call whose module file is unchanged
+          since, by inode, size, mtime and ctime, does not read and hash it)
   prune   remove everything but the current artifacts, memos of modules that
           changed or are gone, and leftovers of interrupted compilations
   clear   remove every artifact and memo
@@ -81,8 +81,9 @@ examples:
   {PROG} cache prune --dry-run
   {PROG} cache clear && {PROG} precompile           rebuild everything
 
-Only files named like artifacts or memos of this cache are touched; other .cwasm files (e.g. upstream's <id>.cwasm) are listed as not
-managed and left alone."""
+Only files named like artifacts or memos of this cache are touched; other
+.cwasm files (e.g. upstream's <id>.cwasm) are listed as not managed and left
+alone."""
 
 
 class UsageError(Exception):
