@@ -78,7 +78,7 @@ import stat
 import struct
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,13 +198,25 @@ def file_digest(path: Path) -> str:
 
 def _digest_of(fd: int) -> str:
     digest = sha256()
+    for chunk in _chunks(fd, None):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _chunks(fd: int, length: int | None) -> Iterator[memoryview]:
+    """The first ``length`` bytes of the file open at ``fd`` (``None``: all of it), from offset 0, through one
+    reused buffer of :data:`READ_CHUNK` bytes (each chunk is only valid until the next); it may end early at
+    the end of the file."""
     buffer = bytearray(READ_CHUNK)
     view = memoryview(buffer)
     offset = 0
-    while count := os.preadv(fd, [buffer], offset):
-        digest.update(view[:count])
+    while length is None or offset < length:
+        want = READ_CHUNK if length is None else min(READ_CHUNK, length - offset)
+        count = os.preadv(fd, [view[:want]], offset)
+        if not count:
+            return
+        yield view[:count]
         offset += count
-    return digest.hexdigest()
 
 
 def cache_key(digest: str, fingerprint: str) -> str:
@@ -291,15 +303,12 @@ def verify(fd: int, size: int, key: bytes | None) -> tuple[bytes, dict[str, Any]
     payload_len, meta_len, found, checksum = _footer(fd, size)
     if key is not None and found != key:
         raise Damaged("built from other module content or by another engine (its key differs)")
-    buffer = bytearray(READ_CHUNK)
-    view = memoryview(buffer)
-    crc = offset = 0
-    while offset < payload_len:
-        count = os.preadv(fd, [view[: min(READ_CHUNK, payload_len - offset)]], offset)
-        if not count:
-            raise Damaged("truncated while it was read")
-        crc = zlib.crc32(view[:count], crc)
-        offset += count
+    crc = read = 0
+    for chunk in _chunks(fd, payload_len):
+        crc = zlib.crc32(chunk, crc)
+        read += len(chunk)
+    if read != payload_len:
+        raise Damaged("truncated while it was read")
     meta = os.pread(fd, meta_len, payload_len)
     if len(meta) != meta_len or zlib.crc32(meta, crc) != checksum:
         raise Damaged("garbled (checksum mismatch)")
@@ -459,25 +468,35 @@ def _is_hex_digest(value: object) -> bool:
 
 def _recall(dfd: int, memo: str, path: str, identity: list[int], material: dict[str, Any]) -> tuple[str, str] | None:
     """``(digest, key)`` from the memo ``memo`` in folder ``dfd`` if it may be trusted and still holds, else ``None``."""
+    record = _read_memo(memo, dfd, trusted_only=True)
+    if record is None or record.get("module") != path or record.get("identity") != identity:
+        return None
+    digest, key = record.get("module_sha256"), record.get("key")
+    if record.get("engine") != material or not isinstance(digest, str) or not isinstance(key, str):
+        return None
+    return (digest, key) if _is_hex_digest(digest) and _is_hex_digest(key) else None
+
+
+def _read_memo(memo: str | Path, dfd: int | None, *, trusted_only: bool) -> dict[str, Any] | None:
+    """The record in memo file ``memo`` (relative to folder ``dfd``, if given), ``None`` when it is not one.
+
+    Never follows a symlink; with ``trusted_only``, a file others could have
+    written is not one either.
+    """
     try:
         fd = os.open(memo, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MEMO_MAX_BYTES or unsafe_reason(st, "it"):
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MEMO_MAX_BYTES or (trusted_only and unsafe_reason(st, "it")):
             return None
         record = json.loads(os.pread(fd, MEMO_MAX_BYTES, 0))
     except (OSError, ValueError):
         return None
     finally:
         os.close(fd)
-    if not isinstance(record, dict) or record.get("module") != path or record.get("identity") != identity:
-        return None
-    digest, key = record.get("module_sha256"), record.get("key")
-    if record.get("engine") != material or not isinstance(digest, str) or not isinstance(key, str):
-        return None
-    return (digest, key) if _is_hex_digest(digest) and _is_hex_digest(key) else None
+    return record if isinstance(record, dict) else None
 
 
 def _remember(dfd: int, memo: str, record: dict[str, Any]) -> None:
@@ -504,11 +523,13 @@ def memo_holds(path: Path) -> bool:
     For ``cache prune``: a memo whose module is gone or changed is only dead
     weight (the runtime would never use it, and writes a new one when it may).
     """
+    record = _read_memo(path, None, trusted_only=False)
+    module = record.get("module") if record is not None else None
+    if record is None or not isinstance(module, str):
+        return False
     try:
-        with open(path, "rb") as file:
-            record = json.loads(file.read(MEMO_MAX_BYTES + 1))
-        return bool(file_identity(os.stat(record["module"])) == record.get("identity"))
-    except (OSError, ValueError, KeyError, TypeError):
+        return file_identity(os.stat(module)) == record.get("identity")
+    except (OSError, ValueError):
         return False
 
 
