@@ -592,16 +592,21 @@ def test_a_loaded_program_never_describes_other_content(folder: Path, trace: Tra
     assert output(loaded) == {"v": "one"}
 
 
+# A protocol call in a fresh process; prints the response and every module it imported.
+WARM_PROBE = """
+import json, sys
+from sysinspect_wasm_runtime.protocol import respond
+response = respond(sys.stdin.buffer.read())
+print(json.dumps([response.as_dict(), sorted(sys.modules)]))
+"""
+
+
 def test_a_warm_call_imports_only_what_it_uses(folder: Path, trace: Trace) -> None:
     # every warm call pays for its imports: none of these may creep back onto the protocol path
     WasmtimeBackend().load(folder / "hello.wasm")
     request = json.dumps({"args": {"rt.mod": "hello"}, "config": {"path.sharelib": str(folder.parents[2])}})
-    script = ("import json, sys\n"
-              "from sysinspect_wasm_runtime.protocol import respond\n"
-              "response = respond(sys.stdin.buffer.read())\n"
-              "print(json.dumps([response.as_dict(), sorted(sys.modules)]))\n")
-    done = subprocess.run([sys.executable, "-c", script], input=request.encode(), capture_output=True, timeout=120,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", WARM_PROBE], input=request.encode(), capture_output=True,
+                          timeout=120, check=True)
     response, modules = json.loads(done.stdout)
     assert response["data"]["v"] == "one" and trace.take() == ["compiled", "loaded"]
     unwanted = {"dataclasses", "inspect", "tempfile", "threading", "subprocess", "traceback",
@@ -615,14 +620,6 @@ def test_a_warm_call_imports_only_what_it_uses(folder: Path, trace: Trace) -> No
 # digest for the file as it is (device, inode, size, mtime, ctime). Memos are only written for
 # files left alone for SETTLE_NS (3 s): the first test waits that long, for real; the others
 # set SETTLE_NS to 0 to exercise the rules about which memo may be believed.
-
-WARM_PROBE = """
-import json, sys
-from sysinspect_wasm_runtime.protocol import respond
-response = respond(sys.stdin.buffer.read())
-print(json.dumps([response.as_dict(), sorted(sys.modules)]))
-"""
-
 
 def wait_until_settled(path: Path) -> None:
     """Sleep until the file at ``path`` counts as left alone (see ``cache.settled``)."""
