@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
 
     from sysinspect_wasm_production import DEFAULT_SETTINGS
+    from sysinspect_wasm_production.cache import parse_memo_name
 
     source = pick_module(ns.module)
     module_id = source.name.removesuffix(".wasm")
@@ -276,8 +277,9 @@ def main(argv: list[str] | None = None) -> int:
             return [word for word in lines if word in ("compiled", "loaded", "hashed")]
 
         def forget() -> None:
-            for memo in folder.glob(f".{module_id}.*.memo.cwasm"):
-                memo.unlink()
+            for memo in folder.iterdir():
+                if parse_memo_name(memo.name) == module_id:
+                    memo.unlink()
 
         def check(out: bytes, what: str) -> None:
             text = out.decode(errors="replace")
