@@ -99,9 +99,10 @@ def test_help_teaches(tmp_path: Path) -> None:
     assert run_help.returncode == 0 and "KEY:=JSON" in run_help.stdout and "exit status is the response's retcode" in run_help.stdout
 
 
-def test_version() -> None:
-    done = cli("--version")
-    assert (done.returncode, done.stdout) == (0, f"wasm-runtime {__version__}\n")
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag: str) -> None:
+    done = cli(flag)
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"wasm-runtime {__version__}\n", "")
 
 
 def test_python_dash_m() -> None:

@@ -145,10 +145,22 @@ def test_root_is_writable_without_sandbox(run: Runner, tmp_path: Path) -> None:
     assert (tmp_path / "written.txt").read_text() == "written by the guest"
 
 
-def test_missing_write_dir_is_created(run: Runner, tmp_path: Path) -> None:
+def test_missing_write_dir_is_refused_before_the_guest_runs(run: Runner, tmp_path: Path) -> None:
     target = tmp_path / "new" / "root"
-    assert run("writefile", args={"write-dir": str(target)}) == ran({"write": "done"})
-    assert (target / "written.txt").is_file()
+    for name in ("write-dir", "rt.rootfs"):
+        assert run("writefile", args={name: str(target)}) == failed(
+            4, f'Failed to initialize Wasm runtime: the directory of argument "{name}" ({target}) does not exist: '
+               "create it first, or name an existing directory")
+    assert not (tmp_path / "new").exists()
+
+
+def test_rootfs_that_is_a_file_is_refused(run: Runner, tmp_path: Path) -> None:
+    target = tmp_path / "file"
+    target.write_text("not a directory")
+    assert run("writefile", args={"rt.rootfs": str(target)}) == failed(
+        4, f'Failed to initialize Wasm runtime: argument "rt.rootfs" ({target}) is not a directory: '
+           'name a directory to show the guest as "/"')
+    assert target.read_text() == "not a directory"
 
 
 def test_relative_rootfs_is_refused(run: Runner) -> None:
@@ -194,7 +206,8 @@ def test_sandbox_refuses_exec(run: Runner) -> None:
 def test_sandbox_does_not_create_a_missing_rootfs(run: Runner, tmp_path: Path) -> None:
     target = tmp_path / "absent"
     assert run("text", args={"rt.rootfs": str(target)}, opts=["rt.sandbox"]) == failed(
-        4, f'Failed to initialize Wasm runtime: argument "rt.rootfs" ({target}) is not a directory')
+        4, f'Failed to initialize Wasm runtime: the directory of argument "rt.rootfs" ({target}) does not exist: '
+           "create it first, or name an existing directory")
     assert not target.exists()
 
 

@@ -254,7 +254,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    # -V as upstream's clap-generated flag: "NAME VERSION" on stdout, exit 0
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}",
+                        help="print the runtime's name and version and exit")
     parser.add_argument("-m", "--man", "--manual", action="store_true", help="print the runtime's manual and exit")
     parser.add_argument("-l", "--list-modules", "--list-plugins", dest="list_modules", action="store_true",
                         help="list the available modules (of --sharelib, or --embedded)")

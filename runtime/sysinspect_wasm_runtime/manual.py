@@ -44,8 +44,8 @@ RUNTIME ARGUMENTS ("args")
   rt.man        true: ask the module for its documentation; the runtime adds
                 the option "man" before calling it.
   rt.rootfs     absolute path. The host directory shown to the guest as "/"
-                (instead of the host's "/"). Created when missing, unless
-                rt.sandbox is on. Not absolute: retcode 4.
+                (instead of the host's "/"). Not absolute, missing, or not a
+                directory: retcode 4, before the module runs.
   write-dir     the same as rt.rootfs; the name upstream actually reads. It has
                 no rt. prefix, so the guest sees it among its args too. When
                 both are given they must name the same directory.
@@ -127,7 +127,7 @@ COMMAND LINE
   run MODULE ...        developer mode: build a request from flags, answer it
                         through the same code path, print the response
                         pretty-printed; exit status = retcode
-  --version, -h/--help
+  -V/--version, -h/--help
 
 EXAMPLES
   echo '{"args": {"rt.mod": "hello"}}' | wasm-runtime

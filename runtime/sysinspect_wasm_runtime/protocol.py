@@ -204,13 +204,19 @@ class _Call:
         if "\0" in settings.rootfs:
             return f'Argument "{name}" must not contain NUL bytes'
         root = Path(settings.rootfs)
-        if not settings.sandbox:
-            try:
-                root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                return f'cannot create the directory of argument "{name}" ({root}): {exc.strerror or exc}'
-        if not root.is_dir():
-            return f'argument "{name}" ({root}) is not a directory'
+        # Checked before the guest runs: a guest given a root that is not there would only fail on its first file
+        # access, and the caller would see nothing but "module exited with status 1".
+        try:
+            info = root.stat()
+        except FileNotFoundError:
+            return (f'the directory of argument "{name}" ({root}) does not exist: create it first, '
+                    "or name an existing directory")
+        except OSError as exc:
+            return f'cannot use the directory of argument "{name}" ({root}): {exc.strerror or exc}'
+        import stat
+
+        if not stat.S_ISDIR(info.st_mode):
+            return f'argument "{name}" ({root}) is not a directory: name a directory to show the guest as "/"'
         return root
 
     def _limits(self, settings: RuntimeSettings) -> Limits:

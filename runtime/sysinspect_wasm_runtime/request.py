@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sysinspect_wasm.jsonio import loads_serde
 from sysinspect_wasm.records import FrozenRecord
 
 from .library import DEFAULT_SHARELIB
@@ -115,20 +116,9 @@ def _describe(value: Any) -> str:
     return "an object"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if number in (float("inf"), float("-inf")):
-        raise ValueError(f"the number {text[:40]} is out of range")
-    return number
-
-
 def loads_strict(text: str) -> Any:
-    """Parse JSON as strictly as serde_json: no NaN or Infinity, no numbers out of float range."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    """Parse JSON as serde_json does: its numbers (integers past 64 bits become floats), no NaN or Infinity."""
+    return loads_serde(text)
 
 
 def _check_depth(value: Any) -> None:
