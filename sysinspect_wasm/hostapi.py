@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .commands import CommandRunner, run_host_command
-from .jsonio import compact_json_bytes, resolve_pointer
-from .packagekit import PackageKit
+from .jsonio import compact_json_bytes, loads_serde, resolve_pointer
+from .packagekit import PackageKit, PackageKitError
 from .records import FrozenRecord
 from .result import HostCall
 
@@ -65,11 +65,16 @@ class BadCall(Exception):
 class HostContext(FrozenRecord):
     """What the host API knows about the run: header, module id, and its powers.
 
+    ``allow_exec`` false refuses ``api.exec`` (answering ``exec_refusal``)
+    and the PackageKit helpers (``packagekit_available`` is 0, the others
+    answer ``packagekit_refusal``) without running or contacting anything.
+
     ``header`` and ``packagekit`` left out (or ``None``) get fresh defaults:
     an empty header and ``PackageKit()``.
     """
 
-    __match_args__ = ("module_id", "header", "allow_exec", "exec_refusal", "commands", "packagekit", "clock")
+    __match_args__ = ("module_id", "header", "allow_exec", "exec_refusal", "commands", "packagekit", "clock",
+                      "packagekit_refusal")
     module_id: str
     header: Mapping[str, Any]
     allow_exec: bool
@@ -77,13 +82,16 @@ class HostContext(FrozenRecord):
     commands: CommandRunner
     packagekit: PackageKit
     clock: Callable[[], float]
+    packagekit_refusal: str
 
     def __init__(self, module_id: str = "module", header: Mapping[str, Any] | None = None, allow_exec: bool = True,
                  exec_refusal: str = "api.exec is disabled on this host", commands: CommandRunner = run_host_command,
-                 packagekit: PackageKit | None = None, clock: Callable[[], float] = time.time) -> None:
+                 packagekit: PackageKit | None = None, clock: Callable[[], float] = time.time,
+                 packagekit_refusal: str = "the PackageKit helpers are disabled on this host") -> None:
         self.__dict__.update(module_id=module_id, header={} if header is None else header, allow_exec=allow_exec,
                              exec_refusal=exec_refusal, commands=commands,
-                             packagekit=PackageKit() if packagekit is None else packagekit, clock=clock)
+                             packagekit=PackageKit() if packagekit is None else packagekit, clock=clock,
+                             packagekit_refusal=packagekit_refusal)
 
 
 class HostApi:
@@ -208,59 +216,106 @@ class HostApi:
         return self._write(memory, out_ptr, out_cap, compact_json_bytes(value if found else None), record)
 
     # -- api.packagekit_* -------------------------------------------------
+    #
+    # As upstream (PROTOCOL.md 2.1): -2 only for a bad region or a guest without memory; a request that is not
+    # the expected JSON, a refusal and every PackageKit or D-Bus failure are {"error": ...} answers.
 
-    def _pk_answer(self, action: Callable[[], dict[str, object]]) -> dict[str, object]:
-        if not self.context.packagekit.available():
-            return {"error": "PackageKit is not available on this host"}
+    def _pk_write(self, memory: GuestMemory | None, record: dict[str, Any], out_ptr: int, out_cap: int,
+                  action: Callable[[], object]) -> int:
         if not self.context.allow_exec:
-            return {"error": self.context.exec_refusal}
-        return action()
+            answer: object = {"error": self.context.packagekit_refusal}
+        else:
+            try:
+                answer = action()
+            except PackageKitError as exc:
+                answer = {"error": str(exc)}
+        return self._write(memory, out_ptr, out_cap, compact_json_bytes(answer), record)
 
-    def _pk_request(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, with_count: bool = False) -> tuple[list[str], int]:
-        request = self._read_json(memory, ptr, length, record)
-        if not isinstance(request, dict):
-            raise BadCall
-        names = request.get("names", [])
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise BadCall
-        count = request.get("count", 10) if with_count else 10
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-            raise BadCall
-        return names, count
+    def _pk_request(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, out_ptr: int,
+                    out_cap: int, op: str) -> tuple[list[str], int] | str:
+        """The request's names and count (default 10), or the error text for a request serde_json would refuse."""
+        raw = self._read(memory, ptr, length)
+        self._check_out(memory, out_ptr, out_cap)
+        record["request"] = raw.decode("utf-8", "replace")
+        reason = None
+        try:
+            request = loads_serde(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            reason = f"invalid UTF-8 at byte {exc.start}"
+        except json.JSONDecodeError as exc:
+            reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        except ValueError as exc:
+            reason = str(exc)
+        if reason is None:
+            fields = _names_request(request)
+            if isinstance(fields, str):
+                reason = fields
+            else:
+                return fields
+        return f"invalid PackageKit {op} request: {reason}"
 
     def _fn_packagekit_available(self, memory: GuestMemory | None, record: dict[str, Any]) -> int:
+        if not self.context.allow_exec:
+            return 0  # refused helpers are not available: no bus is contacted
         return 1 if self.context.packagekit.available() else 0
 
     def _fn_packagekit_status(self, memory: GuestMemory | None, record: dict[str, Any], out_ptr: int, out_cap: int) -> int:
         self._check_out(memory, out_ptr, out_cap)
-        answer = self._pk_answer(lambda: self.context.packagekit.status(self.remaining()))
-        return self._write(memory, out_ptr, out_cap, compact_json_bytes(answer), record)
+        return self._pk_write(memory, record, out_ptr, out_cap, lambda: self.context.packagekit.status(self.remaining()))
 
     def _fn_packagekit_packages(self, memory: GuestMemory | None, record: dict[str, Any], out_ptr: int, out_cap: int) -> int:
         self._check_out(memory, out_ptr, out_cap)
-        answer = self._pk_answer(lambda: self.context.packagekit.packages(self.remaining()))
-        return self._write(memory, out_ptr, out_cap, compact_json_bytes(answer), record)
+        return self._pk_write(memory, record, out_ptr, out_cap, lambda: self.context.packagekit.packages(self.remaining()))
+
+    def _pk_named(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, out_ptr: int,
+                  out_cap: int, op: str) -> int:
+        parsed = self._pk_request(memory, record, ptr, length, out_ptr, out_cap, op)
+        if isinstance(parsed, str):
+            return self._write(memory, out_ptr, out_cap, compact_json_bytes({"error": parsed}), record)
+        names, count = parsed
+        packagekit = self.context.packagekit
+        actions: dict[str, Callable[[], object]] = {
+            "history": lambda: packagekit.history(names, count, self.remaining()),
+            "install": lambda: packagekit.install(names, self.remaining()),
+            "remove": lambda: packagekit.remove(names, self.remaining()),
+            "upgrade": lambda: packagekit.upgrade(names, self.remaining()),
+        }
+        return self._pk_write(memory, record, out_ptr, out_cap, actions[op])
 
     def _fn_packagekit_history(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, out_ptr: int, out_cap: int) -> int:
-        names, count = self._pk_request(memory, record, ptr, length, with_count=True)
-        self._check_out(memory, out_ptr, out_cap)
-        answer = self._pk_answer(lambda: self.context.packagekit.history(names, count, self.remaining()))
-        return self._write(memory, out_ptr, out_cap, compact_json_bytes(answer), record)
-
-    def _pk_change(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, out_ptr: int, out_cap: int,
-                   action: Callable[[list[str], float | None], dict[str, object]], needs_names: bool) -> int:
-        names, _ = self._pk_request(memory, record, ptr, length)
-        if needs_names and not names:
-            raise BadCall
-        self._check_out(memory, out_ptr, out_cap)
-        answer = self._pk_answer(lambda: action(names, self.remaining()))
-        return self._write(memory, out_ptr, out_cap, compact_json_bytes(answer), record)
+        return self._pk_named(memory, record, ptr, length, out_ptr, out_cap, "history")
 
     def _fn_packagekit_install(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, out_ptr: int, out_cap: int) -> int:
-        return self._pk_change(memory, record, ptr, length, out_ptr, out_cap, self.context.packagekit.install, True)
+        return self._pk_named(memory, record, ptr, length, out_ptr, out_cap, "install")
 
     def _fn_packagekit_remove(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, out_ptr: int, out_cap: int) -> int:
-        return self._pk_change(memory, record, ptr, length, out_ptr, out_cap, self.context.packagekit.remove, True)
+        return self._pk_named(memory, record, ptr, length, out_ptr, out_cap, "remove")
 
     def _fn_packagekit_upgrade(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, out_ptr: int, out_cap: int) -> int:
-        return self._pk_change(memory, record, ptr, length, out_ptr, out_cap, self.context.packagekit.upgrade, False)
+        return self._pk_named(memory, record, ptr, length, out_ptr, out_cap, "upgrade")
+
+
+U32_MAX = (1 << 32) - 1
+
+
+def _names_request(request: Any) -> tuple[list[str], int] | str:
+    """Upstream's ``{names: Vec<String> = [], count: Option<u32>}`` as serde reads it, or what is wrong.
+
+    serde's derived structs also read a sequence ``[names, count]``; unknown
+    object members are ignored; a ``null`` count is the default 10.
+    """
+    if isinstance(request, list):
+        if len(request) > 2:
+            return f"invalid length {len(request)}, expected at most 2 elements ([names, count])"
+        request = dict(zip(("names", "count"), request, strict=False))
+    if not isinstance(request, dict):
+        return 'expected an object like {"names": ["pkg"], "count": 10}'
+    names = request.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return '"names" must be a list of package names (strings)'
+    count = request.get("count")
+    if count is None:
+        count = 10
+    elif isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= U32_MAX:
+        return f'"count" must be a whole number from 0 to {U32_MAX}'
+    return names, count

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import re
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from conftest import wat_to_wasm
+from pkfake import FakePackageKitDaemon, fake_packagekitd
 from wasi_wat import FD_WRITE, PROC_EXIT, wat_bytes
 
 from sysinspect_wasm import Backend, HostContext, RunResult, RunSpec
-from sysinspect_wasm.commands import CommandOutcome
 from sysinspect_wasm.packagekit import PackageKit
 
 REQ = 1024  # where the guest keeps the request bytes
@@ -21,7 +22,8 @@ HEADER = {"opts": ["check"], "args": {"key": "VERSION", "ключ": "значе�
           "ext": {}, "host": {"traits": {"system.hostname": "db1"}, "list": [10, 20]}}
 
 
-def api_guest(function: str, params: int, args: list[int | str], request: bytes = b"", *, memory: bool = True) -> bytes:
+def api_guest(function: str, params: int, args: list[int | str], request: bytes = b"", *, memory: bool = True,
+              pages: int = 1) -> bytes:
     """A guest calling ``api.<function>`` once; it prints the i32 result (4 bytes LE) then the answer buffer.
 
     (Two fd_write calls: a WASI stdout may write only the first iovec of a call, as wasmtime's does.)
@@ -46,7 +48,7 @@ def api_guest(function: str, params: int, args: list[int | str], request: bytes 
     (i32.store (i32.const 16) (i32.const {OUT}))
     (i32.store (i32.const 20) (select (local.get $r) (i32.const 0) (i32.gt_s (local.get $r) (i32.const 0))))
     (drop (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 8)))"""
-        mem = f'(memory (export "memory") 1) (data (i32.const {REQ}) {wat_bytes(request)})'
+        mem = f'(memory (export "memory") {pages}) (data (i32.const {REQ}) {wat_bytes(request)})'
     else:
         body = f"(if (i32.ne {call} (i32.const -2)) (then unreachable))"
         mem = "(memory 1)"
@@ -220,51 +222,142 @@ def test_a_guest_without_memory_gets_minus_two(backend: Backend, function: str) 
 
 
 # -- PackageKit ---------------------------------------------------------------------
+# The D-Bus side of these calls is answered by FakePackageKitDaemon (tests/pkfake.py), a test double on a private
+# bus: installing or removing on the real daemon would change the machine. test_packagekit_system.py runs the
+# read-only helpers against the real packagekitd on the system bus.
 
-def test_packagekit_absent_on_this_host(backend: Backend) -> None:
-    host = HostContext(module_id="probe", packagekit=PackageKit(probe=lambda: False))
+NO_BUS_ERROR = ("Error loading module: PackageKit D-Bus error: cannot connect to "
+                "unix:path=/nonexistent/sysinspect-wasm-no-system-bus: [Errno 2] No such file or directory")
+
+
+def pk_call(backend: Backend, host: HostContext, function: str, request: bytes | None = None,
+            pages: int = 1) -> tuple[int, Any]:
+    """Call one PackageKit helper from a real guest; its result and its answer parsed as JSON."""
+    cap = pages * 65536 - OUT
+    if request is None:
+        wasm = api_guest(function, 2, ["out", cap], pages=pages)
+    else:
+        wasm = api_guest(function, 4, ["req", "len", "out", cap], request, pages=pages)
+    value, data = answer(run(backend, wasm, host))
+    return value, json.loads(data) if value > 0 else None
+
+
+@pytest.fixture
+def fake_pk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePackageKitDaemon]:
+    """FakePackageKitDaemon on a private bus (a test double: the real daemon would change the machine)."""
+    with fake_packagekitd(tmp_path_factory.mktemp("bus")) as daemon:
+        yield daemon
+
+
+def test_packagekit_without_a_bus(backend: Backend) -> None:
+    host = HostContext(module_id="probe", packagekit=PackageKit.unreachable())
     value, _ = answer(run(backend, api_guest("packagekit_available", 0, []), host))
     assert value == 0
-    _, data = answer(run(backend, api_guest("packagekit_status", 2, ["out", 500]), host))
-    assert json.loads(data) == {"error": "PackageKit is not available on this host"}
-    _, data = answer(run(backend, api_guest("packagekit_install", 4, ["req", "len", "out", 500], b'{"names": ["vim"]}'), host))
-    assert json.loads(data) == {"error": "PackageKit is not available on this host"}
+    assert pk_call(backend, host, "packagekit_status")[1] == {"error": NO_BUS_ERROR}
+    assert pk_call(backend, host, "packagekit_packages")[1] == {"error": NO_BUS_ERROR}
+    for function in ("packagekit_history", "packagekit_install", "packagekit_remove", "packagekit_upgrade"):
+        assert pk_call(backend, host, function, b'{"names": ["vim"]}')[1] == {"error": NO_BUS_ERROR}
 
 
-@dataclass
-class FakePkcon:
-    """Test double for the PackageKit daemon boundary: records pkcon invocations instead of running them."""
-
-    seen: list[list[str]] = field(default_factory=list)
-
-    def __call__(self, argv: list[str], cwd: str | None, timeout: float | None) -> CommandOutcome:
-        self.seen.append(argv)
-        return CommandOutcome(0, "done: " + " ".join(argv[2:]), "")
-
-
-@pytest.mark.parametrize(
-    ("function", "request_bytes", "pkcon_args"),
-    [
-        ("packagekit_install", b'{"names": ["vim", "git"]}', ["-y", "install", "vim", "git"]),
-        ("packagekit_remove", b'{"names": ["vim"]}', ["-y", "remove", "vim"]),
-        ("packagekit_upgrade", b'{"names": []}', ["-y", "update"]),
-        ("packagekit_history", b'{"names": ["vim"], "count": 3}', ["get-transactions", "3"]),
-    ],
-)
-def test_packagekit_requests_reach_pkcon(backend: Backend, function: str, request_bytes: bytes, pkcon_args: list[str]) -> None:
-    fake = FakePkcon()
-    host = HostContext(module_id="probe", packagekit=PackageKit(commands=fake, probe=lambda: True))
-    _, data = answer(run(backend, api_guest(function, 4, ["req", "len", "out", 1000], request_bytes), host))
-    assert fake.seen == [["pkcon", "--plain", *pkcon_args]]
-    assert json.loads(data)["exit_code"] == 0
+def test_packagekit_status_and_packages_over_dbus(backend: Backend, fake_pk: FakePackageKitDaemon) -> None:
+    host = HostContext(module_id="probe", packagekit=PackageKit(fake_pk.address))
+    value, _ = answer(run(backend, api_guest("packagekit_available", 0, []), host))
+    assert value == 1
+    assert pk_call(backend, host, "packagekit_status")[1] == {
+        "available": True, "backend_name": "fake", "daemon_state": "fake state", "distro_id": "fake;1;x86_64",
+        "locked": False, "network_state": 2, "transactions": [], "version_major": 1, "version_micro": 6,
+        "version_minor": 2}
+    assert pk_call(backend, host, "packagekit_packages")[1] == [
+        {"info": 1, "package_id": "vim;2:9.0;amd64;manual:debian", "name": "vim", "version": "2:9.0", "arch": "amd64",
+         "data": "manual:debian", "summary": "Vi IMproved"},
+        {"info": 1, "package_id": "zstd;1.5.4;amd64;auto:debian", "name": "zstd", "version": "1.5.4", "arch": "amd64",
+         "data": "auto:debian", "summary": "fast lossless compression"}]
+    assert fake_pk.method_names() == [
+        "Get:BackendName", "Get:DistroId", "GetDaemonState", "Get:Locked", "Get:NetworkState", "Get:VersionMajor",
+        "Get:VersionMicro", "Get:VersionMinor", "GetTransactionList", "CreateTransaction", "GetPackages"]
+    assert fake_pk.calls[-1] == ("GetPackages", (1 << 2,))
 
 
-@pytest.mark.parametrize("request_bytes", [b'{"names": "vim"}', b"[]", b'{"names": [1]}', b'{"names": []}'])
-def test_packagekit_install_bad_requests(backend: Backend, request_bytes: bytes) -> None:
-    fake = FakePkcon()
-    host = HostContext(module_id="probe", packagekit=PackageKit(commands=fake, probe=lambda: True))
-    value, _ = answer(run(backend, api_guest("packagekit_install", 4, ["req", "len", "out", 1000], request_bytes), host))
-    assert value == -2 and fake.seen == []
+def test_packagekit_history_over_dbus(backend: Backend, fake_pk: FakePackageKitDaemon) -> None:
+    host = HostContext(module_id="probe", packagekit=PackageKit(fake_pk.address))
+    assert pk_call(backend, host, "packagekit_history", b'{"names": ["vim", "git"], "count": 3}')[1] == {
+        "vim": [{"info": 1, "source": "debian", "timestamp": 1700000000, "user-id": 0, "version": "2:9.0"}]}
+    assert fake_pk.calls == [("GetPackageHistory", (["vim", "git"], 3))]
+    pk_call(backend, host, "packagekit_history", b'{"names": ["vim"], "extra": 1, "count": null}')
+    assert fake_pk.calls[-1] == ("GetPackageHistory", (["vim"], 10))  # count defaults to 10, unknown keys ignored
+
+
+@pytest.mark.parametrize(("function", "names", "resolved", "change"), [
+    ("packagekit_install", ["git", "vim"], ["git;1:2.39;amd64;debian", "vim;2:9.1;amd64;debian"],
+     ("InstallPackages", (0, ["git;1:2.39;amd64;debian", "vim;2:9.1;amd64;debian"]))),
+    ("packagekit_remove", ["vim"], ["vim;2:9.0;amd64;manual:debian"],
+     ("RemovePackages", (0, ["vim;2:9.0;amd64;manual:debian"], True, False))),
+    ("packagekit_upgrade", ["zstd"], ["zstd;1.5.4;amd64;auto:debian"],
+     ("UpdatePackages", (0, ["zstd;1.5.4;amd64;auto:debian"]))),
+])
+def test_packagekit_changes_resolve_then_run_one_transaction(backend: Backend, fake_pk: FakePackageKitDaemon, function: str,
+                                                             names: list[str], resolved: list[str],
+                                                             change: tuple[str, tuple[object, ...]]) -> None:
+    host = HostContext(module_id="probe", packagekit=PackageKit(fake_pk.address))
+    _, data = pk_call(backend, host, function, json.dumps({"names": names}).encode())
+    op = function.removeprefix("packagekit_")
+    assert data == {"action": op, "requested": names, "package_ids": resolved, "changed": True}
+    assert fake_pk.calls == [("CreateTransaction", ()), ("Resolve", (0, names)), ("CreateTransaction", ()), change]
+
+
+@pytest.mark.parametrize("function", ["packagekit_install", "packagekit_remove", "packagekit_upgrade"])
+@pytest.mark.parametrize("request_bytes", [b'{"names": []}', b"{}", b'{"count": 5}', b"[]"])
+def test_packagekit_changes_without_names_are_refused_and_nothing_runs(backend: Backend, fake_pk: FakePackageKitDaemon,
+                                                                       function: str, request_bytes: bytes) -> None:
+    host = HostContext(module_id="probe", packagekit=PackageKit(fake_pk.address))
+    op = function.removeprefix("packagekit_")
+    _, data = pk_call(backend, host, function, request_bytes)
+    assert data == {"error": f"Error loading module: PackageKit {op} requires at least one package name"}
+    assert fake_pk.calls == []  # not even a connection's worth of PackageKit calls
+
+
+def test_packagekit_unresolvable_and_failing_transactions(backend: Backend, fake_pk: FakePackageKitDaemon) -> None:
+    host = HostContext(module_id="probe", packagekit=PackageKit(fake_pk.address))
+    assert pk_call(backend, host, "packagekit_remove", b'{"names": ["git"]}')[1] == {
+        "error": "Error loading module: PackageKit could not resolve installed package ids for git"}
+    assert pk_call(backend, host, "packagekit_install", b'{"names": ["nothing", "zstd"]}')[1] == {
+        "error": "Error loading module: PackageKit could not resolve installable package ids for nothing, zstd"}
+    assert pk_call(backend, host, "packagekit_install", b'{"names": ["broken"]}')[1] == {
+        "error": "Error loading module: PackageKit resolve failed with error code 8: the fake's repository is broken"}
+    assert "InstallPackages" not in fake_pk.method_names() and "RemovePackages" not in fake_pk.method_names()
+
+
+@pytest.mark.parametrize(("request_bytes", "reason"), [
+    (b"not json", "Expecting value at line 1 column 1"),
+    (b'{"names": "vim"}', '"names" must be a list of package names (strings)'),
+    (b'{"names": [1]}', '"names" must be a list of package names (strings)'),
+    (b'{"names": null}', '"names" must be a list of package names (strings)'),
+    (b'{"names": ["vim"], "count": -1}', '"count" must be a whole number from 0 to 4294967295'),
+    (b'{"names": ["vim"], "count": 1.5}', '"count" must be a whole number from 0 to 4294967295'),
+    (b'"vim"', 'expected an object like {"names": ["pkg"], "count": 10}'),
+    (b'[["vim"], 1, 2]', "invalid length 3, expected at most 2 elements ([names, count])"),
+    (b'\xff{"names": []}', "invalid UTF-8 at byte 0"),
+])
+@pytest.mark.parametrize("function", ["packagekit_install", "packagekit_history"])
+def test_packagekit_bad_requests_get_an_error_answer(backend: Backend, fake_pk: FakePackageKitDaemon, function: str,
+                                                     request_bytes: bytes, reason: str) -> None:
+    host = HostContext(module_id="probe", packagekit=PackageKit(fake_pk.address))
+    op = function.removeprefix("packagekit_")
+    value, data = pk_call(backend, host, function, request_bytes)
+    assert value > 0 and data == {"error": f"invalid PackageKit {op} request: {reason}"}
+    assert fake_pk.calls == []
+
+
+def test_packagekit_refused_when_exec_is(backend: Backend, fake_pk: FakePackageKitDaemon) -> None:
+    host = HostContext(module_id="probe", allow_exec=False, packagekit=PackageKit(fake_pk.address),
+                       packagekit_refusal="refused here")
+    value, _ = answer(run(backend, api_guest("packagekit_available", 0, []), host))
+    assert value == 0
+    assert pk_call(backend, host, "packagekit_status")[1] == {"error": "refused here"}
+    assert pk_call(backend, host, "packagekit_packages")[1] == {"error": "refused here"}
+    for function in ("packagekit_history", "packagekit_install", "packagekit_remove", "packagekit_upgrade"):
+        assert pk_call(backend, host, function, b'{"names": ["vim"]}')[1] == {"error": "refused here"}
+    assert fake_pk.calls == []
 
 
 def test_host_calls_are_recorded(backend: Backend) -> None:

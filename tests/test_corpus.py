@@ -217,7 +217,7 @@ def run_case(backend_name: str, entry: ModuleEntry, case: Case, tmp: Path) -> tu
         stdout_bytes=int(case.limits.get("stdout_bytes", defaults.stdout_bytes)),
         stderr_bytes=int(case.limits.get("stderr_bytes", defaults.stderr_bytes)),
     )
-    packagekit = PackageKit(probe=lambda: False) if case.packagekit is False else PackageKit()
+    packagekit = PackageKit.unreachable() if case.packagekit is False else PackageKit()
     host = HostContext(module_id=entry.id, header=header, allow_exec=case.allow_exec, packagekit=packagekit)
     loaded = _loaded(backend_name, entry.id)
     if isinstance(loaded, ModuleLoadError):

@@ -17,10 +17,11 @@ from conftest import wat_to_wasm
 from protocol.guests import GUESTS, NOT_WASM, RAW_GUESTS
 from protocol.harness import LOGS_KEY, call, call_raw, failed, log_line, ran
 
-from sysinspect_wasm.packagekit import PackageKit
+from sysinspect_wasm.packagekit import UNREACHABLE_ADDRESS
 
 BACKENDS = ("wasmtime", "pywasm")
 SANDBOX_REFUSAL = "api.exec is refused: the runtime runs this module with rt.sandbox"
+SANDBOX_PK_REFUSAL = "the PackageKit helpers are refused: the runtime runs this module with rt.sandbox"
 
 
 @pytest.fixture(scope="session")
@@ -439,10 +440,13 @@ def test_packagekit_importers_link_and_run(backend: str, tmp_path: Path) -> None
     folder = tmp_path / "lib" / "runtime" / "wasm"
     folder.mkdir(parents=True)
     (folder / "pk.wasm").write_bytes(wat_to_wasm(PACKAGEKIT_GUEST))
-    response = call({"args": {"rt.mod": "pk", "rt.backend": backend}, "config": {"path.sharelib": str(tmp_path)}})
-    assert response["retcode"] == 0, response
-    if not PackageKit().available():
-        assert response == ran({"error": "PackageKit is not available on this host"})
+    request = {"args": {"rt.mod": "pk", "rt.backend": backend}, "config": {"path.sharelib": str(tmp_path)}}
+    # a bus that cannot be reached: this guest asks to install a package
+    response = call(request, env={"DBUS_SYSTEM_BUS_ADDRESS": UNREACHABLE_ADDRESS})
+    assert response == ran({"error": "Error loading module: PackageKit D-Bus error: cannot connect to the system bus: "
+                                     "[Errno 2] No such file or directory"})
+    sandboxed = call({**request, "opts": ["rt.sandbox"]})
+    assert sandboxed == ran({"error": SANDBOX_PK_REFUSAL})
 
 
 # -- processes that misbehave ----------------------------------------------------------------

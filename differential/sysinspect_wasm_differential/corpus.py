@@ -121,7 +121,7 @@ def describe_case(case: CommandCase) -> str:
     if not case.allow_exec:
         lines.append("api.exec is refused by the host")
     if case.packagekit:
-        lines.append("PackageKit is present (pkcon answers from the tape)")
+        lines.append("PackageKit was asked for, but differential runs never reach a bus (its helpers answer errors)")
     if case.limits is not None:
         lines.append(f"limits: {case.limits}")
     changed = {k: v for k, v in case.tape.answers.items() if RECORDED.get(k) != v}

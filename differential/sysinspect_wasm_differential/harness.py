@@ -121,7 +121,7 @@ class ModulePair:
             materialise(case.files, root)
             spec = guest_run_spec(self.name, case.header, root, case.limits or limits, writable=case.writable,
                                   allow_exec=case.allow_exec, stdin=case.stdin, commands=responder,
-                                  packagekit=responder.packagekit(available=case.packagekit))
+                                  packagekit=responder.packagekit())
             result = module.run(spec)
             return RunObservation(self.backend_names[index], result, snapshot(root))
 

@@ -83,10 +83,12 @@ class RecordedResponder:
             self.recorded[key] = answer
         return answer
 
-    def packagekit(self, available: bool = False) -> PackageKit:
-        """A PackageKit whose ``pkcon`` calls go through this responder too.
+    def packagekit(self) -> PackageKit:
+        """The PackageKit of a differential run: one whose bus cannot be reached.
 
-        ``available`` fixes the daemon probe, so that both backends see the
-        same answer whatever the host has.
+        PackageKit answers over D-Bus, not through a command this responder
+        could record, and a drawn request must never install or remove
+        anything on the host: both backends see ``packagekit_available`` 0 and
+        the same ``{"error": ...}`` answers, whatever the host has.
         """
-        return PackageKit(commands=self, probe=lambda: available)
+        return PackageKit.unreachable()

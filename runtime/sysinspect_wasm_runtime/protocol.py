@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from sysinspect_wasm.packagekit import PackageKit
 
 SANDBOX_REFUSAL = "api.exec is refused: the runtime runs this module with rt.sandbox"
+SANDBOX_PK_REFUSAL = "the PackageKit helpers are refused: the runtime runs this module with rt.sandbox"
 STDERR_WARNING_CHARS = 4096
 STDERR_ECHO_BYTES = 32 * 1024
 """Guest stderr copied to ours, at most: a caller that reads our stdout before our stderr must never block us."""
@@ -68,6 +69,7 @@ def guest_run_spec(module_id: str, header: Mapping[str, Any], root: Path, limits
             header=header,
             allow_exec=allow_exec,
             exec_refusal=SANDBOX_REFUSAL,
+            packagekit_refusal=SANDBOX_PK_REFUSAL,
             commands=run_host_command if commands is None else commands,
             packagekit=packagekit,
         ),
