@@ -5,9 +5,12 @@
  * WASI C compiler, e.g.  zig cc --target=wasm32-wasi -O2 -s -o mod.wasm mod.c
  *
  * It wraps the host API imported from the module namespace "api" (log, exec,
- * header, header_has, header_get), reads the request header (one JSON line on
- * stdin), and has the few JSON helpers a small module needs: pulling a string
- * out of a JSON value, testing for an option, and writing escaped JSON strings.
+ * header, header_has, header_get, and upstream's PackageKit helpers), reads the
+ * request header (one JSON line on stdin), gives upstream's host helpers over
+ * host.traits and host.paths (si_has_trait, si_trait_value, si_paths,
+ * si_path_value), and has the few JSON helpers a small module needs: pulling a
+ * string out of a JSON value, testing for an option, and writing escaped JSON
+ * strings.
  */
 #ifndef SYSINSPECT_H
 #define SYSINSPECT_H
@@ -25,6 +28,13 @@ SI_IMPORT("exec") int32_t si_api_exec(const char *req, int32_t req_len, char *ou
 SI_IMPORT("header") int32_t si_api_header(char *out, int32_t out_cap);
 SI_IMPORT("header_has") int32_t si_api_header_has(const char *ptr, int32_t len);
 SI_IMPORT("header_get") int32_t si_api_header_get(const char *ptr, int32_t len, char *out, int32_t out_cap);
+SI_IMPORT("packagekit_available") int32_t si_api_packagekit_available(void);
+SI_IMPORT("packagekit_status") int32_t si_api_packagekit_status(char *out, int32_t out_cap);
+SI_IMPORT("packagekit_packages") int32_t si_api_packagekit_packages(char *out, int32_t out_cap);
+SI_IMPORT("packagekit_history") int32_t si_api_packagekit_history(const char *req, int32_t req_len, char *out, int32_t out_cap);
+SI_IMPORT("packagekit_install") int32_t si_api_packagekit_install(const char *req, int32_t req_len, char *out, int32_t out_cap);
+SI_IMPORT("packagekit_remove") int32_t si_api_packagekit_remove(const char *req, int32_t req_len, char *out, int32_t out_cap);
+SI_IMPORT("packagekit_upgrade") int32_t si_api_packagekit_upgrade(const char *req, int32_t req_len, char *out, int32_t out_cap);
 
 enum si_level { SI_DEBUG = 0, SI_INFO = 1, SI_WARN = 2, SI_ERROR = 3 };
 
@@ -37,11 +47,10 @@ static inline void si_log(enum si_level level, const char *msg) {
     if (n > 0) si_api_log((int32_t)level, msg, (int32_t)n);
 }
 
-/* Call fn-like host functions with a growing malloc'd buffer; returns a NUL-terminated
- * string the caller frees, or NULL on a bad call. */
-static inline char *si__grow(int32_t (*call)(const char *, int32_t, char *, int32_t),
-                             const char *arg, int32_t arg_len) {
-    int32_t cap = 4096;
+/* Call fn-like host functions with a growing malloc'd buffer, starting at cap bytes; returns a
+ * NUL-terminated string the caller frees, or NULL on a bad call. */
+static inline char *si__grow_from(int32_t cap, int32_t (*call)(const char *, int32_t, char *, int32_t),
+                                  const char *arg, int32_t arg_len) {
     while (cap <= (1 << 26)) {
         char *buf = (char *)malloc((size_t)cap + 1);
         if (!buf) return NULL;
@@ -52,6 +61,11 @@ static inline char *si__grow(int32_t (*call)(const char *, int32_t, char *, int3
         cap *= 4;
     }
     return NULL;
+}
+
+static inline char *si__grow(int32_t (*call)(const char *, int32_t, char *, int32_t),
+                             const char *arg, int32_t arg_len) {
+    return si__grow_from(4096, call, arg, arg_len);
 }
 
 static inline int32_t si__header_call(const char *a, int32_t l, char *out, int32_t cap) {
@@ -275,5 +289,121 @@ static inline long si_json_member_int(const char *json, const char *key, long de
     }
     return def;
 }
+
+/* ---- host helpers (upstream's SDK: has, trait_value, paths, path_value) -------------- */
+
+/* "/host/<section>/<name>" with name escaped as one JSON Pointer token (~ as ~0, / as ~1). Free it. */
+static inline char *si__host_pointer(const char *section, const char *name) {
+    size_t n = strlen(name), len = strlen(section) + 8;
+    char *out = (char *)malloc(len + 2 * n + 1), *o = out;
+    if (!out) return NULL;
+    o += sprintf(o, "/host/%s/", section);
+    for (const char *p = name; *p; p++) {
+        if (*p == '~') { *o++ = '~'; *o++ = '0'; }
+        else if (*p == '/') { *o++ = '~'; *o++ = '1'; }
+        else *o++ = *p;
+    }
+    *o = 0;
+    return out;
+}
+
+static inline char *si__host_value(const char *section, const char *name) {
+    char *pointer = si__host_pointer(section, name);
+    char *value = NULL;
+    if (pointer && si_has(pointer)) value = si_get(pointer);
+    free(pointer);
+    return value;
+}
+
+/* 1 when host.traits has the trait `name` (upstream's has(name)). */
+static inline int si_has_trait(const char *name) {
+    char *pointer = si__host_pointer("traits", name);
+    int found = pointer && si_has(pointer);
+    free(pointer);
+    return found;
+}
+
+/* The JSON text of host.traits.<name>, NULL when there is no such trait (upstream's trait_value). Free it. */
+static inline char *si_trait_value(const char *name) { return si__host_value("traits", name); }
+
+/* The JSON text of the whole host.paths object, "{}" when the host sent none (upstream's paths()). Free it. */
+static inline char *si_paths(void) {
+    if (si_has("/host/paths")) return si_get("/host/paths");
+    return strdup("{}");
+}
+
+/* The JSON text of host.paths.<name>, NULL when absent (upstream's path_value). Free it. */
+static inline char *si_path_value(const char *name) { return si__host_value("paths", name); }
+
+/* ---- PackageKit (upstream's api.packagekit_* helpers) ----------------------------------
+ * Each returns the host's JSON answer as a malloc'd string (an object, the packages' array, or
+ * {"error": "..."} when PackageKit refused or failed), NULL when the call itself was rejected. */
+
+/* 1 when the host can reach PackageKit's system bus. */
+static inline int si_pk_available(void) { return si_api_packagekit_available() == 1; }
+
+static inline int32_t si__pk_status_call(const char *a, int32_t l, char *out, int32_t cap) {
+    (void)a; (void)l;
+    return si_api_packagekit_status(out, cap);
+}
+
+static inline int32_t si__pk_packages_call(const char *a, int32_t l, char *out, int32_t cap) {
+    (void)a; (void)l;
+    return si_api_packagekit_packages(out, cap);
+}
+
+/* The daemon's status: {"available", "backend_name", "daemon_state", ...}. */
+static inline char *si_pk_status(void) { return si__grow(si__pk_status_call, NULL, 0); }
+
+/* The installed packages: [{"info", "package_id", "name", "version", "arch", "data", "summary"}, ...].
+ * The list is long (about 200 bytes a package) and each retry asks the daemon again: start at 1 MiB. */
+static inline char *si_pk_packages(void) { return si__grow_from(1 << 20, si__pk_packages_call, NULL, 0); }
+
+/* {"names": [...], "count": count} (count < 0: left out, the host's default 10). Free it. */
+static inline char *si__pk_request(const char *const *names, int count) {
+    size_t need = 40;
+    for (const char *const *n = names; n && *n; n++) need += strlen(*n) * 6 + 4;
+    char *req = (char *)malloc(need);
+    if (!req) return NULL;
+    FILE *f = fmemopen(req, need, "w");
+    if (!f) { free(req); return NULL; }
+    fputs("{\"names\":[", f);
+    for (const char *const *n = names; n && *n; n++) {
+        if (n != names) fputc(',', f);
+        si_json_string(f, *n);
+    }
+    fputc(']', f);
+    if (count >= 0) fprintf(f, ",\"count\":%d", count);
+    fputc('}', f);
+    fclose(f);
+    return req;
+}
+
+/* PackageKit's history of the named packages (NULL-terminated), at most count entries each. */
+static inline char *si_pk_history(const char *const *names, int count) {
+    char *req = si__pk_request(names, count);
+    char *answer = req ? si__grow(si_api_packagekit_history, req, (int32_t)strlen(req)) : NULL;
+    free(req);
+    return answer;
+}
+
+/* One call, never repeated with a larger buffer: a change must not run twice. */
+static inline char *si__pk_change(int32_t (*call)(const char *, int32_t, char *, int32_t), const char *const *names) {
+    char *req = si__pk_request(names, -1);
+    if (!req) return NULL;
+    int32_t cap = 1 << 20;
+    char *out = (char *)malloc((size_t)cap + 1);
+    int32_t n = out ? call(req, (int32_t)strlen(req), out, cap) : -1;
+    free(req);
+    if (n < 0) { free(out); return NULL; }
+    out[n] = 0;
+    return out;
+}
+
+/* Install / remove / upgrade the named packages (NULL-terminated; an empty list is refused by the host):
+ * {"action", "requested", "package_ids", "changed"} or {"error": ...}. */
+static inline char *si_pk_install(const char *const *names) { return si__pk_change(si_api_packagekit_install, names); }
+static inline char *si_pk_remove(const char *const *names) { return si__pk_change(si_api_packagekit_remove, names); }
+static inline char *si_pk_upgrade(const char *const *names) { return si__pk_change(si_api_packagekit_upgrade, names); }
 
 #endif /* SYSINSPECT_H */

@@ -1,7 +1,9 @@
 // Package sysinspect is the guest SDK for Sysinspect Wasm modules written in Go
 // (GOOS=wasip1 GOARCH=wasm). It wraps the host API imported from the module
-// namespace "api" (log, exec, header, header_has, header_get) and reads the
-// request header, the single JSON line the runtime writes to the module's stdin.
+// namespace "api" (log, exec, header, header_has, header_get, and upstream's
+// PackageKit helpers as PackageKit*), gives upstream's host helpers (HasTrait,
+// TraitValue, Paths, PathValue) and reads the request header, the single JSON
+// line the runtime writes to the module's stdin.
 //
 // Copy this folder into your project (or point a replace directive at it) and
 // import it as "sysinspect/sdk".
@@ -14,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"unsafe"
 )
 
@@ -46,6 +49,27 @@ func apiHeaderHas(ptr unsafe.Pointer, size int32) int32
 
 //go:wasmimport api header_get
 func apiHeaderGet(ptr unsafe.Pointer, size int32, outPtr unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport api packagekit_available
+func apiPackageKitAvailable() int32
+
+//go:wasmimport api packagekit_status
+func apiPackageKitStatus(outPtr unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport api packagekit_packages
+func apiPackageKitPackages(outPtr unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport api packagekit_history
+func apiPackageKitHistory(reqPtr unsafe.Pointer, reqLen int32, outPtr unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport api packagekit_install
+func apiPackageKitInstall(reqPtr unsafe.Pointer, reqLen int32, outPtr unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport api packagekit_remove
+func apiPackageKitRemove(reqPtr unsafe.Pointer, reqLen int32, outPtr unsafe.Pointer, outCap int32) int32
+
+//go:wasmimport api packagekit_upgrade
+func apiPackageKitUpgrade(reqPtr unsafe.Pointer, reqLen int32, outPtr unsafe.Pointer, outCap int32) int32
 
 func bytesPtr(b []byte) unsafe.Pointer {
 	if len(b) == 0 {
@@ -117,7 +141,11 @@ func Exec(argv []string, cwd string, capacity int) (ExecResult, error) {
 
 // callGrowing calls fn with a growing buffer until the answer fits.
 func callGrowing(fn func(out []byte) int32) ([]byte, error) {
-	size := 4096
+	return callGrowingFrom(4096, fn)
+}
+
+// callGrowingFrom is callGrowing with a first buffer of size bytes.
+func callGrowingFrom(size int, fn func(out []byte) int32) ([]byte, error) {
 	for size <= 1<<26 {
 		out := make([]byte, size)
 		n := fn(out)
@@ -158,6 +186,179 @@ func Get(pointer string) (json.RawMessage, error) {
 		return apiHeaderGet(bytesPtr(b), int32(len(b)), bytesPtr(out), int32(len(out)))
 	})
 	return json.RawMessage(raw), err
+}
+
+// ---- host helpers (upstream's SDK: has, trait_value, paths, path_value) ----
+
+// EscapePointerSegment writes name as one JSON Pointer token: "~" as "~0", "/" as "~1".
+func EscapePointerSegment(name string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(name, "~", "~0"), "/", "~1")
+}
+
+func hostValue(section, name string) (json.RawMessage, bool) {
+	pointer := "/host/" + section + "/" + EscapePointerSegment(name)
+	if !Has(pointer) {
+		return nil, false
+	}
+	raw, err := Get(pointer)
+	return raw, err == nil
+}
+
+// HasTrait reports whether host.traits has the trait name (upstream's has(name)).
+func HasTrait(name string) bool {
+	return Has("/host/traits/" + EscapePointerSegment(name))
+}
+
+// TraitValue returns the JSON value of host.traits.<name>; ok is false when there
+// is no such trait (upstream's trait_value).
+func TraitValue(name string) (value json.RawMessage, ok bool) {
+	return hostValue("traits", name)
+}
+
+// Paths returns the whole host.paths object, {} when the host sent none
+// (upstream's paths()).
+func Paths() json.RawMessage {
+	if Has("/host/paths") {
+		if raw, err := Get("/host/paths"); err == nil {
+			return raw
+		}
+	}
+	return json.RawMessage("{}")
+}
+
+// PathValue returns the JSON value of host.paths.<name>; ok is false when absent
+// (upstream's path_value).
+func PathValue(name string) (value json.RawMessage, ok bool) {
+	return hostValue("paths", name)
+}
+
+// ---- PackageKit (upstream's api.packagekit_* helpers) ----
+
+// PackageKitError is an {"error": "..."} answer: PackageKit refused or failed.
+type PackageKitError struct{ Message string }
+
+func (e *PackageKitError) Error() string { return e.Message }
+
+// PackageKitStatus is the daemon's state as packagekit_status reports it.
+type PackageKitStatus struct {
+	Available    bool     `json:"available"`
+	BackendName  string   `json:"backend_name"`
+	DaemonState  string   `json:"daemon_state"`
+	DistroID     string   `json:"distro_id"`
+	Locked       bool     `json:"locked"`
+	NetworkState uint32   `json:"network_state"`
+	Transactions []string `json:"transactions"`
+	VersionMajor uint32   `json:"version_major"`
+	VersionMicro uint32   `json:"version_micro"`
+	VersionMinor uint32   `json:"version_minor"`
+}
+
+// PackageKitPackage is one installed package as packagekit_packages reports it.
+type PackageKitPackage struct {
+	Info      uint32 `json:"info"`
+	PackageID string `json:"package_id"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Arch      string `json:"arch"`
+	Data      string `json:"data"`
+	Summary   string `json:"summary"`
+}
+
+// PackageKitChange is what install, remove and upgrade report.
+type PackageKitChange struct {
+	Action     string   `json:"action"`
+	Requested  []string `json:"requested"`
+	PackageIDs []string `json:"package_ids"`
+	Changed    bool     `json:"changed"`
+}
+
+// decodeAnswer turns an {"error": ...} answer into a *PackageKitError, else decodes it into v.
+func decodeAnswer(raw []byte, v any) error {
+	var failure struct {
+		Error *string `json:"error"`
+	}
+	if json.Unmarshal(raw, &failure) == nil && failure.Error != nil {
+		return &PackageKitError{*failure.Error}
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// PackageKitAvailable reports whether the host can reach PackageKit's system bus.
+func PackageKitAvailable() bool { return apiPackageKitAvailable() == 1 }
+
+// PackageKitStatusNow asks the daemon for its status.
+func PackageKitStatusNow() (PackageKitStatus, error) {
+	var status PackageKitStatus
+	raw, err := callGrowing(func(out []byte) int32 { return apiPackageKitStatus(bytesPtr(out), int32(len(out))) })
+	if err != nil {
+		return status, err
+	}
+	return status, decodeAnswer(raw, &status)
+}
+
+// PackageKitPackages lists the installed packages. (The list is long, and each
+// retry asks the daemon again: the buffer starts at 1 MiB.)
+func PackageKitPackages() ([]PackageKitPackage, error) {
+	var packages []PackageKitPackage
+	raw, err := callGrowingFrom(1<<20, func(out []byte) int32 { return apiPackageKitPackages(bytesPtr(out), int32(len(out))) })
+	if err != nil {
+		return nil, err
+	}
+	return packages, decodeAnswer(raw, &packages)
+}
+
+func packageKitRequest(names []string, count int) []byte {
+	if names == nil {
+		names = []string{}
+	}
+	req := map[string]any{"names": names}
+	if count >= 0 {
+		req["count"] = count
+	}
+	body, _ := json.Marshal(req)
+	return body
+}
+
+// PackageKitHistory returns the history of the named packages, at most count
+// entries each (count < 0: the host's default, 10).
+func PackageKitHistory(names []string, count int) (map[string][]map[string]any, error) {
+	body := packageKitRequest(names, count)
+	raw, err := callGrowing(func(out []byte) int32 {
+		return apiPackageKitHistory(bytesPtr(body), int32(len(body)), bytesPtr(out), int32(len(out)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	history := map[string][]map[string]any{}
+	return history, decodeAnswer(raw, &history)
+}
+
+// packageKitChange calls once, never again with a larger buffer: a change must not run twice.
+func packageKitChange(call func(unsafe.Pointer, int32, unsafe.Pointer, int32) int32, names []string) (PackageKitChange, error) {
+	var change PackageKitChange
+	body := packageKitRequest(names, -1)
+	out := make([]byte, 1<<20)
+	n := call(bytesPtr(body), int32(len(body)), bytesPtr(out), int32(len(out)))
+	if n < 0 {
+		return change, ErrBadCall
+	}
+	return change, decodeAnswer(out[:n], &change)
+}
+
+// PackageKitInstall installs the named packages (the host refuses an empty list).
+func PackageKitInstall(names []string) (PackageKitChange, error) {
+	return packageKitChange(apiPackageKitInstall, names)
+}
+
+// PackageKitRemove removes the named packages (the host refuses an empty list).
+func PackageKitRemove(names []string) (PackageKitChange, error) {
+	return packageKitChange(apiPackageKitRemove, names)
+}
+
+// PackageKitUpgrade upgrades the named packages (the host refuses an empty list:
+// never the whole system).
+func PackageKitUpgrade(names []string) (PackageKitChange, error) {
+	return packageKitChange(apiPackageKitUpgrade, names)
 }
 
 // Header is the request header a module receives on stdin.

@@ -3,9 +3,12 @@
 //!
 //! Copy this file into your crate and declare it with `mod sysinspect;` (or
 //! `#[path = "..."] mod sysinspect;`). It wraps the host API imported from the
-//! module namespace "api" (log, exec, header, header_has, header_get), reads
-//! the request header (one JSON line on stdin) and carries a small JSON value
-//! type (parse and compact serialisation) so that a module needs no crates.
+//! module namespace "api" (log, exec, header, header_has, header_get, and
+//! upstream's PackageKit helpers in `packagekit`), gives upstream's host
+//! helpers (`host::has`, `host::trait_value`, `host::paths`,
+//! `host::path_value`), reads the request header (one JSON line on stdin) and
+//! carries a small JSON value type (parse and compact serialisation) so that a
+//! module needs no crates.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -21,6 +24,13 @@ pub mod raw {
         pub fn header(out: *mut u8, out_cap: i32) -> i32;
         pub fn header_has(ptr: *const u8, len: i32) -> i32;
         pub fn header_get(ptr: *const u8, len: i32, out: *mut u8, out_cap: i32) -> i32;
+        pub fn packagekit_available() -> i32;
+        pub fn packagekit_status(out: *mut u8, out_cap: i32) -> i32;
+        pub fn packagekit_packages(out: *mut u8, out_cap: i32) -> i32;
+        pub fn packagekit_history(req: *const u8, req_len: i32, out: *mut u8, out_cap: i32) -> i32;
+        pub fn packagekit_install(req: *const u8, req_len: i32, out: *mut u8, out_cap: i32) -> i32;
+        pub fn packagekit_remove(req: *const u8, req_len: i32, out: *mut u8, out_cap: i32) -> i32;
+        pub fn packagekit_upgrade(req: *const u8, req_len: i32, out: *mut u8, out_cap: i32) -> i32;
     }
 }
 
@@ -47,6 +57,8 @@ pub enum Error {
     Json(String),
     /// Reading stdin failed.
     Io(io::Error),
+    /// The host answered `{"error": "..."}` (PackageKit refused or failed).
+    Host(String),
 }
 
 impl std::fmt::Display for Error {
@@ -56,6 +68,7 @@ impl std::fmt::Display for Error {
             Error::TooLarge => write!(f, "the host's answer is too large"),
             Error::Json(m) => write!(f, "invalid JSON: {}", m),
             Error::Io(e) => write!(f, "I/O error: {}", e),
+            Error::Host(m) => write!(f, "{}", m),
         }
     }
 }
@@ -67,8 +80,11 @@ pub fn log(level: Level, msg: &str) {
     }
 }
 
-fn grow(mut call: impl FnMut(*mut u8, i32) -> i32) -> Result<Vec<u8>, Error> {
-    let mut cap: usize = 4096;
+fn grow(call: impl FnMut(*mut u8, i32) -> i32) -> Result<Vec<u8>, Error> {
+    grow_from(4096, call)
+}
+
+fn grow_from(mut cap: usize, mut call: impl FnMut(*mut u8, i32) -> i32) -> Result<Vec<u8>, Error> {
     while cap <= 1 << 26 {
         let mut buf = vec![0u8; cap];
         let n = call(buf.as_mut_ptr(), cap as i32);
@@ -196,6 +212,114 @@ pub fn print(value: &Json) {
     let mut out = stdout.lock();
     let _ = writeln!(out, "{}", value);
     let _ = out.flush();
+}
+
+/// Upstream's host helpers over `host.traits` and `host.paths` (its SDK's host.rs).
+pub mod host {
+    use super::{get, has as has_pointer, Json};
+
+    /// `name` as one JSON Pointer token: `~` as `~0`, `/` as `~1`.
+    pub fn escape_pointer_segment(name: &str) -> String {
+        name.replace('~', "~0").replace('/', "~1")
+    }
+
+    /// Does `host.traits.<name>` exist?
+    pub fn has(name: &str) -> bool {
+        has_pointer(&format!("/host/traits/{}", escape_pointer_segment(name)))
+    }
+
+    /// The value of `host.traits.<name>`; `None` when there is no such trait.
+    pub fn trait_value(name: &str) -> Option<Json> {
+        let pointer = format!("/host/traits/{}", escape_pointer_segment(name));
+        if has_pointer(&pointer) { get(&pointer).ok() } else { None }
+    }
+
+    /// The whole `host.paths` object; an empty object when the host sent none.
+    pub fn paths() -> Json {
+        if has_pointer("/host/paths") {
+            if let Ok(value) = get("/host/paths") {
+                return value;
+            }
+        }
+        Json::Object(Default::default())
+    }
+
+    /// The value of `host.paths.<name>`; `None` when absent.
+    pub fn path_value(name: &str) -> Option<Json> {
+        let pointer = format!("/host/paths/{}", escape_pointer_segment(name));
+        if has_pointer(&pointer) { get(&pointer).ok() } else { None }
+    }
+}
+
+/// Upstream's PackageKit helpers (api.packagekit_*): each answer as a `Json`
+/// value, an `{"error": ...}` answer as `Error::Host`.
+pub mod packagekit {
+    use super::{grow, grow_from, raw, Error, Json};
+
+    fn answer(bytes: Vec<u8>) -> Result<Json, Error> {
+        let value = Json::parse(&String::from_utf8_lossy(&bytes))?;
+        if let Some(message) = value.get("error").and_then(Json::as_str) {
+            return Err(Error::Host(message.to_string()));
+        }
+        Ok(value)
+    }
+
+    fn request(names: &[&str], count: Option<u32>) -> String {
+        let mut fields = vec![("names", Json::Array(names.iter().map(|n| Json::from(*n)).collect()))];
+        if let Some(count) = count {
+            fields.push(("count", Json::Int(count as i64)));
+        }
+        super::object(fields).to_string()
+    }
+
+    /// Whether the host can reach PackageKit's system bus.
+    pub fn available() -> bool {
+        unsafe { raw::packagekit_available() == 1 }
+    }
+
+    /// The daemon's status: `available`, `backend_name`, `daemon_state`, ...
+    pub fn status() -> Result<Json, Error> {
+        answer(grow(|out, cap| unsafe { raw::packagekit_status(out, cap) })?)
+    }
+
+    /// The installed packages: `[{info, package_id, name, version, arch, data, summary}, ...]`.
+    /// (Long, and each retry asks the daemon again: the buffer starts at 1 MiB.)
+    pub fn packages() -> Result<Json, Error> {
+        answer(grow_from(1 << 20, |out, cap| unsafe { raw::packagekit_packages(out, cap) })?)
+    }
+
+    /// PackageKit's history of `names`, at most `count` entries each (`None`: the host's default, 10).
+    pub fn history(names: &[&str], count: Option<u32>) -> Result<Json, Error> {
+        let req = request(names, count);
+        answer(grow(|out, cap| unsafe { raw::packagekit_history(req.as_ptr(), req.len() as i32, out, cap) })?)
+    }
+
+    // One call, never repeated with a larger buffer: a change must not run twice.
+    fn change(call: unsafe extern "C" fn(*const u8, i32, *mut u8, i32) -> i32, names: &[&str]) -> Result<Json, Error> {
+        let req = request(names, None);
+        let mut out = vec![0u8; 1 << 20];
+        let n = unsafe { call(req.as_ptr(), req.len() as i32, out.as_mut_ptr(), out.len() as i32) };
+        if n < 0 {
+            return Err(Error::BadCall);
+        }
+        out.truncate(n as usize);
+        answer(out)
+    }
+
+    /// Install `names` (the host refuses an empty list): `{action, requested, package_ids, changed}`.
+    pub fn install(names: &[&str]) -> Result<Json, Error> {
+        change(raw::packagekit_install, names)
+    }
+
+    /// Remove `names` (the host refuses an empty list).
+    pub fn remove(names: &[&str]) -> Result<Json, Error> {
+        change(raw::packagekit_remove, names)
+    }
+
+    /// Upgrade `names` (the host refuses an empty list: never the whole system).
+    pub fn upgrade(names: &[&str]) -> Result<Json, Error> {
+        change(raw::packagekit_upgrade, names)
+    }
 }
 
 // ---- JSON -------------------------------------------------------------------------

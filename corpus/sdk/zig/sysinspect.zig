@@ -5,8 +5,10 @@
 //!         --dep sysinspect -Mroot=main.zig -Msysinspect=sysinspect.zig
 //!
 //! It wraps the host API imported from the module namespace "api" (log, exec,
-//! header, header_has, header_get), reads the request header (one JSON line on
-//! stdin) and opens absolute guest paths through the WASI preopens.
+//! header, header_has, header_get, and upstream's PackageKit helpers as pk*),
+//! gives upstream's host helpers (hasTrait, traitValue, paths, pathValue),
+//! reads the request header (one JSON line on stdin) and opens absolute guest
+//! paths through the WASI preopens.
 const std = @import("std");
 const Io = std.Io;
 const Allocator = std.mem.Allocator;
@@ -19,6 +21,13 @@ pub const raw = struct {
     pub extern "api" fn header(out: [*]u8, out_cap: i32) i32;
     pub extern "api" fn header_has(ptr: [*]const u8, len: i32) i32;
     pub extern "api" fn header_get(ptr: [*]const u8, len: i32, out: [*]u8, out_cap: i32) i32;
+    pub extern "api" fn packagekit_available() i32;
+    pub extern "api" fn packagekit_status(out: [*]u8, out_cap: i32) i32;
+    pub extern "api" fn packagekit_packages(out: [*]u8, out_cap: i32) i32;
+    pub extern "api" fn packagekit_history(req: [*]const u8, req_len: i32, out: [*]u8, out_cap: i32) i32;
+    pub extern "api" fn packagekit_install(req: [*]const u8, req_len: i32, out: [*]u8, out_cap: i32) i32;
+    pub extern "api" fn packagekit_remove(req: [*]const u8, req_len: i32, out: [*]u8, out_cap: i32) i32;
+    pub extern "api" fn packagekit_upgrade(req: [*]const u8, req_len: i32, out: [*]u8, out_cap: i32) i32;
 };
 
 /// What the host returns for a malformed call.
@@ -42,7 +51,11 @@ pub fn logf(level: Level, comptime fmt: []const u8, args: anytype) void {
 }
 
 fn grow(gpa: Allocator, ctx: anytype, comptime call: fn (@TypeOf(ctx), []u8) i32) Error![]u8 {
-    var cap: usize = 4096;
+    return growFrom(4096, gpa, ctx, call);
+}
+
+fn growFrom(start: usize, gpa: Allocator, ctx: anytype, comptime call: fn (@TypeOf(ctx), []u8) i32) Error![]u8 {
+    var cap: usize = start;
     while (cap <= 1 << 26) : (cap *= 4) {
         const buf = try gpa.alloc(u8, cap);
         const n = call(ctx, buf);
@@ -80,6 +93,115 @@ pub fn has(pointer: []const u8) bool {
 pub fn get(gpa: Allocator, pointer: []const u8) Error![]u8 {
     if (pointer.len == 0) return error.BadCall;
     return grow(gpa, pointer, getCall);
+}
+
+// ---- host helpers (upstream's SDK: has, trait_value, paths, path_value) ----------------
+
+/// `prefix` then `name` as one JSON Pointer token (`~` as `~0`, `/` as `~1`). Caller owns the memory.
+fn hostPointer(gpa: Allocator, prefix: []const u8, name: []const u8) Allocator.Error![]u8 {
+    var out: std.ArrayList(u8) = .empty;
+    try out.appendSlice(gpa, prefix);
+    for (name) |c| switch (c) {
+        '~' => try out.appendSlice(gpa, "~0"),
+        '/' => try out.appendSlice(gpa, "~1"),
+        else => try out.append(gpa, c),
+    };
+    return out.toOwnedSlice(gpa);
+}
+
+fn hostValue(gpa: Allocator, prefix: []const u8, name: []const u8) Error!?[]u8 {
+    const pointer = try hostPointer(gpa, prefix, name);
+    defer gpa.free(pointer);
+    if (!has(pointer)) return null;
+    return try get(gpa, pointer);
+}
+
+/// Whether `host.traits.<name>` exists (upstream's `has(name)`).
+pub fn hasTrait(gpa: Allocator, name: []const u8) Allocator.Error!bool {
+    const pointer = try hostPointer(gpa, "/host/traits/", name);
+    defer gpa.free(pointer);
+    return has(pointer);
+}
+
+/// The JSON text of `host.traits.<name>`, null when there is no such trait (upstream's `trait_value`).
+pub fn traitValue(gpa: Allocator, name: []const u8) Error!?[]u8 {
+    return hostValue(gpa, "/host/traits/", name);
+}
+
+/// The JSON text of the whole `host.paths` object, `{}` when the host sent none (upstream's `paths()`).
+pub fn paths(gpa: Allocator) Error![]u8 {
+    if (has("/host/paths")) return get(gpa, "/host/paths");
+    return gpa.dupe(u8, "{}");
+}
+
+/// The JSON text of `host.paths.<name>`, null when absent (upstream's `path_value`).
+pub fn pathValue(gpa: Allocator, name: []const u8) Error!?[]u8 {
+    return hostValue(gpa, "/host/paths/", name);
+}
+
+// ---- PackageKit (upstream's api.packagekit_* helpers) ----------------------------------
+// Each returns the host's JSON answer (caller owns it): an object, the packages' array, or
+// {"error": "..."} when PackageKit refused or failed; error.BadCall when the call was rejected.
+
+/// Whether the host can reach PackageKit's system bus.
+pub fn pkAvailable() bool {
+    return raw.packagekit_available() == 1;
+}
+
+fn statusCall(_: void, out: []u8) i32 {
+    return raw.packagekit_status(out.ptr, @intCast(out.len));
+}
+
+fn packagesCall(_: void, out: []u8) i32 {
+    return raw.packagekit_packages(out.ptr, @intCast(out.len));
+}
+
+fn historyCall(req: []u8, out: []u8) i32 {
+    return raw.packagekit_history(req.ptr, @intCast(req.len), out.ptr, @intCast(out.len));
+}
+
+/// The daemon's status: {"available", "backend_name", "daemon_state", ...}.
+pub fn pkStatus(gpa: Allocator) Error![]u8 {
+    return grow(gpa, {}, statusCall);
+}
+
+/// The installed packages: [{"info", "package_id", "name", "version", "arch", "data", "summary"}, ...].
+/// (Long, and each retry asks the daemon again: the buffer starts at 1 MiB.)
+pub fn pkPackages(gpa: Allocator) Error![]u8 {
+    return growFrom(1 << 20, gpa, {}, packagesCall);
+}
+
+fn pkRequest(gpa: Allocator, names: []const []const u8, count: ?u32) ![]u8 {
+    const Req = struct { names: []const []const u8, count: ?u32 };
+    return json.Stringify.valueAlloc(gpa, Req{ .names = names, .count = count }, .{ .emit_null_optional_fields = false });
+}
+
+/// PackageKit's history of `names`, at most `count` entries each (null: the host's default, 10).
+pub fn pkHistory(gpa: Allocator, names: []const []const u8, count: ?u32) ![]u8 {
+    const req = try pkRequest(gpa, names, count);
+    defer gpa.free(req);
+    return grow(gpa, req, historyCall);
+}
+
+pub const Change = enum { install, remove, upgrade };
+
+/// Install, remove or upgrade `names` (the host refuses an empty list): {"action", "requested",
+/// "package_ids", "changed"} or {"error": ...}. One call, never repeated: a change must not run twice.
+pub fn pkChange(gpa: Allocator, change: Change, names: []const []const u8) ![]u8 {
+    const req = try pkRequest(gpa, names, null);
+    defer gpa.free(req);
+    const out = try gpa.alloc(u8, 1 << 20);
+    const cap: i32 = @intCast(out.len);
+    const n = switch (change) {
+        .install => raw.packagekit_install(req.ptr, @intCast(req.len), out.ptr, cap),
+        .remove => raw.packagekit_remove(req.ptr, @intCast(req.len), out.ptr, cap),
+        .upgrade => raw.packagekit_upgrade(req.ptr, @intCast(req.len), out.ptr, cap),
+    };
+    if (n < 0) {
+        gpa.free(out);
+        return error.BadCall;
+    }
+    return out[0..@intCast(n)];
 }
 
 pub const ExecResult = struct {
