@@ -69,9 +69,11 @@ RUNTIME OPTIONS ("opts")
                 data {"changed": false, "modules": [...]}, sorted.
   rt.sandbox    run the module sandboxed: its "/" (the host's, or rt.rootfs)
                 is read-only (every write, create, rename or delete fails),
-                and api.exec and the PackageKit helpers are refused with
-                {"error": "api.exec is refused: ..."}. Upstream lists this
-                option as planned; this runtime implements it.
+                api.exec is refused with {"error": "api.exec is refused: ..."}
+                and the PackageKit helpers with {"error": "the PackageKit
+                helpers are refused: ..."} (packagekit_available is 0; no bus
+                is contacted). Upstream lists this option as planned; this
+                runtime implements it.
   rt.logs       accepted for compatibility; log lines are always returned.
 
   Every rt.* name is removed before the request reaches the guest. An rt.*
@@ -82,6 +84,9 @@ WHAT THE GUEST GETS
             {"opts":[...],"args":{...},"config":{...},"ext":{...},"host":{...}}
           opts/args without rt.*, in the request's order; config with the
           default path.sharelib filled in; host {} when the request had none.
+          The bytes are serde_json's, as upstream writes them: floats in
+          ryu's spelling (1e20, 0.00001, 1e-7, -0.0), integers beyond 64 bits
+          read as floats, non-ASCII as raw UTF-8.
   argv    one entry, the module id (argv[0]); upstream passes none, but Go's
           flag package and C programs expect argv[0] to exist.
   env     empty. No network.
@@ -90,7 +95,10 @@ WHAT THE GUEST GETS
   api.*   log, exec, header, header_has, header_get and the PackageKit
           helpers (packagekit_available, packagekit_status,
           packagekit_packages, packagekit_history, packagekit_install,
-          packagekit_remove, packagekit_upgrade).
+          packagekit_remove, packagekit_upgrade), answered over the system
+          D-Bus ($DBUS_SYSTEM_BUS_ADDRESS or /run/dbus/system_bus_socket)
+          with upstream's JSON; install, remove and upgrade refuse an empty
+          list of names; without a bus the helpers answer {"error": ...}.
   time    the request's "timeout": past it the guest is stopped, retcode 5.
 
 WHAT THE RUNTIME MAKES OF THE OUTPUT
