@@ -158,14 +158,19 @@ class _Bus:
 
         An ``ErrorCode`` signal raises with ``failure`` (e.g. ``PackageKit resolve failed``).
         """
-        from jeepney import HeaderFields, MatchRule, message_bus
+        from jeepney import HeaderFields, MatchRule, MessageType, message_bus
 
         (tx_path,) = self.call(PK_PATH, PK_IFACE, "CreateTransaction")
         # Subscribe before the call: the daemon may signal before it replies. The bus filters by the service's
         # name; our local filter has no sender (signals carry the daemon's unique name), the path is unique.
         bus_rule = MatchRule(type="signal", sender=PK_SERVICE, interface=PK_TX_IFACE, path=tx_path)
         local_rule = MatchRule(type="signal", interface=PK_TX_IFACE, path=tx_path)
-        self.conn.send_and_get_reply(message_bus.AddMatch(bus_rule), timeout=self._left())
+        try:
+            reply = self.conn.send_and_get_reply(message_bus.AddMatch(bus_rule), timeout=self._left())
+        except (TimeoutError, OSError) as exc:
+            raise _dbus_error(f"cannot subscribe to the transaction's signals: {exc}") from None
+        if reply.header.message_type == MessageType.error:  # without the match the signals never come
+            raise _dbus_error(f"the bus refused to deliver the transaction's signals: {reply.body}")
         packages: list[tuple[int, str, str]] = []
         with self.conn.filter(local_rule, bufsize=SIGNAL_QUEUE) as queue:
             self.call(tx_path, PK_TX_IFACE, member, signature, body)

@@ -52,8 +52,8 @@ LANGUAGES = {"go", "c", "zig", "rust", "wat"}
 
 # Go cases that also run on pywasm: one Sysinspect-style module end to end
 # (header on stdin, a file read through a symlink, JSON out) and the Go panic
-# (a non-zero exit from the Go runtime). Each costs about 8 s there.
-PYWASM_GO_SUBSET = {("osrelease-go", "version"), ("fault-panic-go", "panic")}
+# (a non-zero exit from the Go runtime), and the Go SDK's host helpers. Each costs about 8 s there.
+PYWASM_GO_SUBSET = {("osrelease-go", "version"), ("fault-panic-go", "panic"), ("hostview-go", "slash-names")}
 
 # A safety net for runs whose case sets no timeout: a hung backend fails, it does not hang CI.
 DEFAULT_TIMEOUT = 120.0
@@ -135,7 +135,7 @@ def test_sysinspect_style_modules_in_go_and_two_other_languages() -> None:
     for m in corpus.manifest():
         if m.family:
             families.setdefault(m.family, set()).add(m.language)
-    assert set(families) == {"osrelease", "uname", "machineid", "headerinfo", "sections"}
+    assert set(families) == {"osrelease", "uname", "machineid", "headerinfo", "sections", "hostview"}
     for family, languages in families.items():
         assert "go" in languages and len(languages) >= 3, family
 
