@@ -27,6 +27,7 @@ zbus's ``Connection::system()``; a test points ``address`` at another bus.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -165,22 +166,33 @@ class _Bus:
         # name; our local filter has no sender (signals carry the daemon's unique name), the path is unique.
         bus_rule = MatchRule(type="signal", sender=PK_SERVICE, interface=PK_TX_IFACE, path=tx_path)
         local_rule = MatchRule(type="signal", interface=PK_TX_IFACE, path=tx_path)
-        try:
-            reply = self.conn.send_and_get_reply(message_bus.AddMatch(bus_rule), timeout=self._left())
-        except (TimeoutError, OSError) as exc:
-            raise _dbus_error(f"cannot subscribe to the transaction's signals: {exc}") from None
-        if reply.header.message_type == MessageType.error:  # without the match the signals never come
-            raise _dbus_error(f"the bus refused to deliver the transaction's signals: {reply.body}")
+        # and to the daemon leaving the bus (it quits when idle, or crashes): then no Finished ever comes
+        owner_rule = MatchRule(type="signal", sender="org.freedesktop.DBus", interface="org.freedesktop.DBus",
+                               member="NameOwnerChanged")
+        owner_rule.add_arg_condition(0, PK_SERVICE)
+        for rule in (bus_rule, owner_rule):
+            try:
+                reply = self.conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=self._left())
+            except (TimeoutError, OSError) as exc:
+                raise _dbus_error(f"cannot subscribe to the transaction's signals: {exc}") from None
+            if reply.header.message_type == MessageType.error:  # without the match the signals never come
+                raise _dbus_error(f"the bus refused to deliver the transaction's signals: {reply.body}")
         packages: list[tuple[int, str, str]] = []
-        with self.conn.filter(local_rule, bufsize=SIGNAL_QUEUE) as queue:
+        queue: deque[Any] = deque(maxlen=SIGNAL_QUEUE)
+        with self.conn.filter(local_rule, queue=queue), self.conn.filter(owner_rule, queue=queue):
             self.call(tx_path, PK_TX_IFACE, member, signature, body)
             while True:
                 try:
                     signal = self.conn.recv_until_filtered(queue, timeout=self._left())
                 except TimeoutError:
                     raise _dbus_error(f"the PackageKit transaction {member} did not finish in time") from None
+                except OSError as exc:
+                    raise _dbus_error(f"the bus connection broke during {member}: {exc}") from None
                 name = signal.header.fields.get(HeaderFields.member)
-                if name == "Package":
+                if name == "NameOwnerChanged":
+                    if signal.body[2] == "":
+                        raise _dbus_error(f"the PackageKit daemon left the bus during {member}")
+                elif name == "Package":
                     info, package_id, summary = signal.body
                     packages.append((int(info), str(package_id), str(summary)))
                 elif name == "ErrorCode":

@@ -12,6 +12,7 @@ here touches the host's packages or its system bus.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -31,7 +32,8 @@ EXIT_SUCCESS = 1
 PROPERTIES = {"BackendName": ("s", "fake"), "DistroId": ("s", "fake;1;x86_64"), "Locked": ("b", False),
               "NetworkState": ("u", 2), "VersionMajor": ("u", 1), "VersionMicro": ("u", 6), "VersionMinor": ("u", 2)}
 
-# The fake's package universe: (info, package id, summary). "broken" makes every transaction fail.
+# The fake's package universe: (info, package id, summary). Resolving "broken" fails with an ErrorCode;
+# resolving "vanish" makes the daemon leave the bus mid-transaction.
 PACKAGES = [
     (INFO_INSTALLED, "vim;2:9.0;amd64;manual:debian", "Vi IMproved"),
     (INFO_AVAILABLE, "vim;2:9.1;amd64;debian", "Vi IMproved"),
@@ -64,7 +66,8 @@ class FakePackageKitDaemon:
         """Stop serving and give up the name: the bus stays, with no PackageKit on it."""
         self._stop.set()
         self._thread.join(timeout=5)
-        self._conn.close()
+        with contextlib.suppress(OSError):
+            self._conn.close()
 
     def close(self) -> None:
         """Stop serving and end the private bus."""
@@ -119,6 +122,10 @@ class FakePackageKitDaemon:
             emitted = [p for p in PACKAGES if p[0] == INFO_INSTALLED]
         elif member == "Resolve":
             names = body[1]
+            if "vanish" in names:  # the daemon dies mid-transaction: no Finished will ever come
+                self._stop.set()
+                self._conn.close()
+                return
             if "broken" in names:
                 self._conn.send(new_signal(tx, "ErrorCode", "us", (8, "the fake's repository is broken")))
                 self._conn.send(new_signal(tx, "Finished", "uu", (2, 0)))

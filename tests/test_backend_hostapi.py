@@ -327,6 +327,12 @@ def test_packagekit_unresolvable_and_failing_transactions(backend: Backend, fake
     assert "InstallPackages" not in fake_pk.method_names() and "RemovePackages" not in fake_pk.method_names()
 
 
+def test_packagekit_daemon_leaving_mid_transaction(backend: Backend, fake_pk: FakePackageKitDaemon) -> None:
+    host = HostContext(module_id="probe", packagekit=PackageKit(fake_pk.address))
+    assert pk_call(backend, host, "packagekit_install", b'{"names": ["vanish"]}')[1] == {
+        "error": "Error loading module: PackageKit D-Bus error: the PackageKit daemon left the bus during Resolve"}
+
+
 @pytest.mark.parametrize(("request_bytes", "reason"), [
     (b"not json", "Expecting value at line 1 column 1"),
     (b'{"names": "vim"}', '"names" must be a list of package names (strings)'),
