@@ -180,3 +180,17 @@ def test_sdk_changes_without_names_are_refused(module: str, backend: str, op: st
     data = hostview(module, backend, pk=op, names=[])
     assert data["pk"] == {"error": f"Error loading module: PackageKit {op} requires at least one package name"}
     assert installed_by_dpkg() == before
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", ["status", "packages", "history", "install", "remove", "upgrade"])
+def test_sandbox_refuses_every_helper(backend: str, op: str) -> None:
+    if backend == "wasmtime":
+        pytest.importorskip("wasmtime")
+    require_system_packagekit()
+    response = call({"args": {"rt.mod": "hostview-c", "rt.backend": backend, "pk": op, "names": ["bash"]},
+                     "opts": ["rt.sandbox"], "config": {"path.sharelib": str(corpus.library_root())}})
+    assert response["retcode"] == 0, response
+    assert response["data"]["pk_available"] is False
+    assert response["data"]["pk"] == {
+        "error": "the PackageKit helpers are refused: the runtime runs this module with rt.sandbox"}
