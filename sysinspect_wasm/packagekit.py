@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .records import FrozenRecord
@@ -129,18 +129,23 @@ class _Bus:
     def close(self) -> None:
         self.conn.close()
 
+    def _io(self, action: Callable[[float], Any], late: str, broken: str) -> Any:
+        """Run one blocking bus operation within the deadline; a timeout or a broken connection is a D-Bus error."""
+        try:
+            return action(self._left())
+        except TimeoutError:
+            raise _dbus_error(late) from None
+        except OSError as exc:
+            raise _dbus_error(f"{broken}: {exc}") from None
+
     def call(self, path: str, interface: str, member: str, signature: str | None = None,
              body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         """Call a method of PackageKit's object ``path``; its reply's body, or the D-Bus error raised."""
         from jeepney import DBusAddress, DBusErrorResponse, MessageType, new_method_call
 
         message = new_method_call(DBusAddress(path, bus_name=PK_SERVICE, interface=interface), member, signature, body)
-        try:
-            reply = self.conn.send_and_get_reply(message, timeout=self._left())
-        except TimeoutError:
-            raise _dbus_error(f"no answer to {member} in time") from None
-        except OSError as exc:
-            raise _dbus_error(f"{member}: {exc}") from None
+        reply = self._io(lambda left: self.conn.send_and_get_reply(message, timeout=left),
+                         f"no answer to {member} in time", member)
         if reply.header.message_type == MessageType.error:
             error = DBusErrorResponse(reply)
             detail = error.data[0] if error.data and isinstance(error.data[0], str) else "no details"
@@ -171,10 +176,9 @@ class _Bus:
                                member="NameOwnerChanged")
         owner_rule.add_arg_condition(0, PK_SERVICE)
         for rule in (bus_rule, owner_rule):
-            try:
-                reply = self.conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=self._left())
-            except (TimeoutError, OSError) as exc:
-                raise _dbus_error(f"cannot subscribe to the transaction's signals: {exc}") from None
+            add_match = message_bus.AddMatch(rule)
+            reply = self._io(lambda left: self.conn.send_and_get_reply(add_match, timeout=left),  # noqa: B023 (called at once)
+                             "no answer to AddMatch in time", "cannot subscribe to the transaction's signals")
             if reply.header.message_type == MessageType.error:  # without the match the signals never come
                 raise _dbus_error(f"the bus refused to deliver the transaction's signals: {reply.body}")
         packages: list[tuple[int, str, str]] = []
@@ -182,12 +186,9 @@ class _Bus:
         with self.conn.filter(local_rule, queue=queue), self.conn.filter(owner_rule, queue=queue):
             self.call(tx_path, PK_TX_IFACE, member, signature, body)
             while True:
-                try:
-                    signal = self.conn.recv_until_filtered(queue, timeout=self._left())
-                except TimeoutError:
-                    raise _dbus_error(f"the PackageKit transaction {member} did not finish in time") from None
-                except OSError as exc:
-                    raise _dbus_error(f"the bus connection broke during {member}: {exc}") from None
+                signal = self._io(lambda left: self.conn.recv_until_filtered(queue, timeout=left),
+                                  f"the PackageKit transaction {member} did not finish in time",
+                                  f"the bus connection broke during {member}")
                 name = signal.header.fields.get(HeaderFields.member)
                 if name == "NameOwnerChanged":
                     if signal.body[2] == "":
