@@ -56,16 +56,22 @@ step after the other with the same script on this project's machine:
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import importlib.metadata
 import importlib.util
+import json
+import marshal
+import os
 import sys
+import time
 import types
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sysinspect_wasm import store
 from sysinspect_wasm.spec import WASM_PAGE
 from sysinspect_wasm.traps import TrapKind
 
@@ -85,14 +91,14 @@ NUMERICS_NAME = "_sysinspect_numerics"
 
 # What pywasm 2.2.3 contains: the rewrite must find exactly this, or it stops.
 EXPECTED: dict[str, Counter[str]] = {
-    "leb128": Counter({"assert": 3}),
+    "leb128": Counter({"assert": 3, "leb128 reader": 2}),
     "arith": Counter({"assert": 5, "import pywasm": 0}),
     "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4,
                      **{f"numeric {name}": 1 for name in numerics.REPLACED},
                      "dispatch case": 437, "dispatch default": 1,
                      "shared type": 23, "direct constructor": 127, "in-place read": 230,
                      "shared block type": 2, "local stack": 962,
-                     "structured fast path": 3}),
+                     "structured fast path": 3, "decoder dispatch case": 95}),
     "wasi": Counter({"assert": 4, "import pywasm": 1}),
 }
 
@@ -167,7 +173,7 @@ standard-Go ``sections-go`` (3.9 M instructions, half of them ``block``) and C `
 other opcode weighs 1. They only shape the dispatch tree (what is tested first), never what runs."""
 
 
-def dispatch_tree(match: ast.Match, found: Counter[str]) -> list[ast.stmt]:
+def dispatch_tree(match: ast.Match, found: Counter[str], what: str) -> list[ast.stmt]:
     """``match instr.opcode`` as a binary search over the opcodes' values: a few integer comparisons, not up to 437.
 
     Each case is ``case pywasm.opcode.<name>``, a distinct constant, so the
@@ -179,7 +185,7 @@ def dispatch_tree(match: ast.Match, found: Counter[str]) -> list[ast.stmt]:
     default: list[ast.stmt] = []
     for case in match.cases:
         if isinstance(case.pattern, ast.MatchAs) and case.pattern.pattern is None and case.guard is None:
-            found["dispatch default"] += 1
+            found[f"{what} default"] += 1
             default = case.body
             continue
         if not isinstance(case.pattern, ast.MatchValue) or case.guard is not None:
@@ -187,9 +193,9 @@ def dispatch_tree(match: ast.Match, found: Counter[str]) -> list[ast.stmt]:
         name = ast.unparse(case.pattern.value).removeprefix("pywasm.opcode.")
         value = getattr(_OPCODES, name, None)
         if not isinstance(value, int):  # not pywasm 2.2.3: the counts will not match, and the import stops
-            found[f"dispatch on undefined {name}"] += 1
+            found[f"{what} on undefined {name}"] += 1
             continue
-        found["dispatch case"] += 1
+        found[f"{what} case"] += 1
         cases.setdefault(value, case.body)
     opcode = ast.Name(OPCODE_VAR, ast.Load())
 
@@ -228,9 +234,17 @@ entered.instr = {instr}
 entered.index = 0
 {stack}.label.append(entered)
 """
+_NESTED_BLOCKS = """
+inner = instr.args[1]
+while inner and inner[0].opcode == {block} and inner[0].args[0].kind != 2:
+    entered.index = 1
+    nested = inner[0]
+    inner = nested.args[1]
+""" + _NEW_LABEL.replace("{arity}", "nested.args[0].kind").replace("{carry}", "1").replace("{instr}", "inner") \
+    .replace("\n", "\n    ")
 STRUCTURED = {
     "block": _ENTRY_CHECK + _NEW_LABEL.replace("{arity}", "instr.args[0].kind").replace("{carry}", "1")
-    .replace("{instr}", "instr.args[1]"),
+    .replace("{instr}", "instr.args[1]") + _NESTED_BLOCKS,
     "loop": _ENTRY_CHECK + _NEW_LABEL.replace("{arity}", "0").replace("{carry}", "0").replace("{instr}", "instr.args[1]"),
     "if_then": "cond = {i32}({stack}.value.pop().data)[0]" + _ENTRY_CHECK
     + _NEW_LABEL.replace("{arity}", "instr.args[0].kind").replace("{carry}", "1")
@@ -239,7 +253,33 @@ STRUCTURED = {
 """Entering a block, loop or if whose block type is empty (kind 0) or one result (kind 1), as pywasm's own case
 does it for these (no parameters; ``kind`` results; the same check with the same message), without building a
 ``FuncType`` and measuring it, and with the label's fields set in place (``Label.__init__`` only sets them, after
-checking ``carry``, which is a constant 0 or 1 here); a block type by index (kind 2) takes pywasm's own case."""
+checking ``carry``, which is a constant 0 or 1 here); a block type by index (kind 2) takes pywasm's own case.
+
+A block whose first instruction is such a block again (Go opens every function with dozens of them, nested)
+enters that one too, and so on, in the same turn of the loop: exactly what the next turns would do (take the
+instruction at index 0, set the index to 1, push its label), without their loop head and dispatch; their entry
+check is left out because it cannot fail: the value stack is the height the label above was just given."""
+
+
+_LEB128_LOOP = """
+value = shift = 0
+while True:
+    b = r.read(1)
+    if len(b) != 1:
+        raise EOFError
+    b = b[0]
+    value |= (b & 0x7f) << shift
+    shift += 7
+    if not b & 0x80:
+        break
+"""
+LEB128_READERS = {
+    "_U.decode_reader": _LEB128_LOOP + "return value, shift // 7",
+    "_I.decode_reader": _LEB128_LOOP + "if b & 0x40:\n    value |= -(1 << shift)\nreturn value, shift // 7",
+}
+"""pywasm's LEB128 readers collect the bytes in a ``bytearray`` and sum them in a second loop (``decode``); these
+bodies sum while reading: the same value (7-bit groups never overlap, so ``|`` is ``+``; a signed number's sign
+bit extends from bit ``7 * length`` up, as ``decode`` does it), the same count, ``EOFError`` on the same short read."""
 
 
 class _Rewriter(ast.NodeTransformer):
@@ -249,11 +289,22 @@ class _Rewriter(ast.NodeTransformer):
         self.found: Counter[str] = Counter()
         self._in_memory_grow = False
         self._function = ""
+        self._class = ""
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
+        outer, self._class = self._class, node.name
+        self.generic_visit(node)
+        self._class = outer
+        return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
         outer, self._function = self._function, node.name
         self.generic_visit(node)
         self._function = outer
+        reader = LEB128_READERS.get(f"{self._class}.{node.name}")
+        if reader is not None and [a.arg for a in node.args.args] == ["r"]:
+            self.found["leb128 reader"] += 1
+            node.body = ast.parse(reader).body
         if node.name == "evaluate" and self.found["local stack"]:
             bind = ast.parse(f"{STACK_VAR} = self.stack").body
             node.body[:0] = bind
@@ -304,16 +355,19 @@ class _Rewriter(ast.NodeTransformer):
         if self._function == "evaluate" and opcode in STRUCTURED:
             self.found["structured fast path"] += 1
             fast = ast.parse(STRUCTURED[opcode].format(stack=STACK_VAR, check=CHECK_NAME, new=fastpath.NEW_NAME,
-                                                        i32=fastpath.UNPACK_PREFIX + "i32"))
+                                                        i32=fastpath.UNPACK_PREFIX + "i32", block=_OPCODES.block))
             test = ast.parse("instr.args[0].kind != 2", mode="eval").body
             node.body = [ast.copy_location(ast.If(test, fast.body, node.body), node.body[0])]
         return node
 
     def visit_Match(self, node: ast.Match) -> ast.stmt | list[ast.stmt]:
         self.generic_visit(node)
-        if self._function != "evaluate" or ast.unparse(node.subject) != "instr.opcode":
-            return node
-        return dispatch_tree(node, self.found)
+        subject = ast.unparse(node.subject)
+        if self._function == "evaluate" and subject == "instr.opcode":
+            return dispatch_tree(node, self.found, "dispatch")
+        if self._function == "from_reader" and subject == "o.opcode":
+            return dispatch_tree(node, self.found, "decoder dispatch")
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
@@ -387,11 +441,118 @@ def rewrite(name: str, source: str, filename: str) -> types.CodeType:
     return compile(tree, filename, "exec", optimize=0)
 
 
+ENGINE_KIND = ".pywasm-engine"
+"""Cache files of the rewritten interpreter: ``pywasm-2.2.3.<key>.pywasm-engine.cwasm``."""
+ENGINE_FORMAT = 1
+REWRITER_FILES = ("loader.py", "fastpath.py", "numerics.py")
+"""Our sources that decide what the rewrite produces: a change to any of them gives a new key."""
+
+REWRITTEN_NOW = "rewritten"
+ENGINE_LOADED = "loaded"
+
+
+class EngineCode:
+    """The compiled code of the rewritten modules, and where it came from.
+
+    ``status`` is ``loaded`` (from the cache) or ``rewritten``; ``stored`` is
+    the cache file written, ``problem`` why none was used or written ("" if none).
+    """
+
+    def __init__(self, key: str, codes: dict[str, types.CodeType], status: str, path: Path | None = None,
+                 problem: str = "") -> None:
+        self.key = key
+        self.codes = codes
+        self.status = status
+        self.path = path
+        self.problem = problem
+
+
+def engine_fingerprint(source_dir: Path, sources: dict[str, bytes]) -> str:
+    """What the compiled interpreter depends on: pywasm's sources, ours, where they are, and Python's bytecode."""
+    here = Path(__file__).parent
+    material = {
+        "pywasm": PYWASM_VERSION,
+        "pywasm_dir": str(source_dir),
+        "pywasm_sources": {name: store.sha256_hex(data) for name, data in sorted(sources.items())},
+        "rewriter": {name: store.sha256_hex((here / name).read_bytes()) for name in REWRITER_FILES},
+        "python": [sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex()],
+    }
+    return store.sha256_hex(json.dumps(material, sort_keys=True).encode())
+
+
+def engine_folder() -> Path | None:
+    """Where the compiled interpreter is cached: the configured cache folder, else the per-user one."""
+    configured, _ = store.configured_dir()
+    return configured if configured is not None else store.user_dir()
+
+
+def _rewrite_all(source_dir: Path, sources: dict[str, bytes]) -> dict[str, types.CodeType]:
+    return {name: rewrite(name, sources[name].decode("utf-8"), str(source_dir / f"{name}.py")) for name in REWRITTEN}
+
+
+def compiled_engine(source_dir: Path, sources: dict[str, bytes]) -> EngineCode:
+    """The rewritten modules' code: from the cache when a trusted, intact file holds it, else rewritten and stored.
+
+    The key covers every input of the rewrite (:func:`engine_fingerprint`),
+    so cached code is exactly what the rewrite, its counts checked, made of
+    these very sources. Two processes on a cold cache may both rewrite; the
+    rename makes one whole file win, and either is the same code.
+    """
+    key = store.cache_key(PYWASM_VERSION, engine_fingerprint(source_dir, sources))
+    name = store.file_name(f"pywasm-{PYWASM_VERSION}", key, ENGINE_KIND)
+    folder = engine_folder()
+    if folder is None:
+        return EngineCode(key, _rewrite_all(source_dir, sources), REWRITTEN_NOW, problem="no cache folder (no home, "
+                          f"and {store.CACHE_DIR_ENV} is not set)")
+    try:
+        dfd = store.open_folder(folder, create=True)
+    except OSError as exc:
+        return EngineCode(key, _rewrite_all(source_dir, sources), REWRITTEN_NOW,
+                          problem=f"cannot use the cache folder {folder} ({exc.strerror or exc})")
+    try:
+        problem = ""
+        try:
+            data = store.read_trusted(dfd, name)
+            if data is not None:
+                payload, _, _ = store.unpack(data, key, ENGINE_FORMAT)
+                codes = marshal.loads(payload)
+                if isinstance(codes, dict) and sorted(codes) == sorted(REWRITTEN) and all(
+                        isinstance(code, types.CodeType) for code in codes.values()):
+                    store.trace(ENGINE_LOADED, name)
+                    return EngineCode(key, codes, ENGINE_LOADED, folder / name)
+                problem = "garbled (not the rewritten modules)"
+        except (OSError, store.Damaged, ValueError, EOFError, TypeError) as exc:
+            problem = str(exc)
+        if problem:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=dfd)
+        codes = _rewrite_all(source_dir, sources)
+        store.trace(REWRITTEN_NOW, name)
+        manifest = {"pywasm": PYWASM_VERSION, "pywasm_dir": str(source_dir), "key": key,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        try:
+            store.write_atomic(dfd, name, store.pack(marshal.dumps(codes), manifest, key, ENGINE_FORMAT))
+        except (OSError, store.TooLarge) as exc:
+            return EngineCode(key, codes, REWRITTEN_NOW, problem=f"cannot store the rewritten interpreter in {folder} ({exc})")
+        return EngineCode(key, codes, REWRITTEN_NOW, folder / name, problem)
+    finally:
+        os.close(dfd)
+
+
+ENGINE_CODE: EngineCode | None = None
+"""How this process got its interpreter (for diagnosis and tests)."""
+
+
 def _load() -> Engine:
-    if PACKAGE in sys.modules:
-        package = sys.modules[PACKAGE]
-        return Engine(package.core, package.wasi, package.arith, package.opcode)
+    global ENGINE_CODE
     source_dir = _pywasm_dir()
+    sources = {name: (source_dir / f"{name}.py").read_bytes() for name in REWRITTEN}
+    if PACKAGE in sys.modules:  # this module was imported again: the interpreter is already there
+        package = sys.modules[PACKAGE]
+        key = store.cache_key(PYWASM_VERSION, engine_fingerprint(source_dir, sources))
+        ENGINE_CODE = EngineCode(key, {}, ENGINE_LOADED)
+        return Engine(package.core, package.wasi, package.arith, package.opcode)
+    ENGINE_CODE = compiled_engine(source_dir, sources)
     package = types.ModuleType(PACKAGE, "pywasm, rewritten by sysinspect_wasm_reference.loader")
     package.__path__ = []
     modules: dict[str, types.ModuleType] = {}
@@ -402,7 +563,7 @@ def _load() -> Engine:
         sys.modules[PACKAGE] = package
         for name in REWRITTEN:
             path = source_dir / f"{name}.py"
-            code = rewrite(name, path.read_text(encoding="utf-8"), str(path))
+            code = ENGINE_CODE.codes[name]
             module = types.ModuleType(f"{PACKAGE}.{name}")
             module.__file__ = str(path)
             module.__dict__.update({
@@ -424,3 +585,5 @@ def _load() -> Engine:
 
 ENGINE = _load()
 """The rewritten interpreter, loaded once per process."""
+ENGINE_KEY = ENGINE_CODE.key if ENGINE_CODE is not None else ""  # (always set by _load)
+"""The interpreter's cache key: its inputs' digests (:func:`engine_fingerprint`); module artifacts depend on it."""
