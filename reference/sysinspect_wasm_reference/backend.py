@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +30,25 @@ from .watchdog import Watchdog
 
 KIND_NAMES = {0x00: "func", 0x01: "table", 0x02: "memory", 0x03: "global"}
 START = "_start"
+GC_ALLOCATIONS = 100_000
+"""Allocations between two young-generation collections while a guest runs (Python's default: 700).
+
+The interpreter allocates a few objects per instruction (labels, values,
+lists) and almost never a cycle, so with the default the collector ran
+thousands of times per run for nothing: 12 % of a Go module's start-up
+(measured: 2.71 s against 2.38 s of CPU). What a run leaves behind is still
+collected, later.
+"""
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_ALLOCATIONS), before[1], before[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _new_runtime(limits: Limits) -> Any:
@@ -107,7 +128,7 @@ class PywasmModule(Module):
         exit_code: int | None = None
         trap: Trap | None = None
         try:
-            with Watchdog(deadline):
+            with Watchdog(deadline), _fewer_collections():
                 exit_code, trap = self._start(wasi, api, limits)
         except DeadlineExceeded as exc:
             exit_code, trap = None, classify(exc, None)

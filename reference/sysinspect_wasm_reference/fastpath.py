@@ -12,7 +12,10 @@ the same inputs, without the detours:
   identity;
 - ``from_i32(n)`` and its kin pack with ``int.to_bytes`` exactly as
   ``pywasm.arith``'s ``into_bytearray`` does, so an out-of-range ``n`` raises
-  the same ``OverflowError``;
+  the same ``OverflowError``; the most frequent small values are built once
+  and shared, as pywasm itself shares values between locals, globals and the
+  stack (it never changes a value in place, except the fresh value of
+  ``f32.const`` and ``f64.const``, which get :data:`FRESH_PREFIX` ones);
 - the ``unpack_*`` functions read the first bytes in place with a
   precompiled :class:`struct.Struct` instead of slicing first.
 
@@ -40,12 +43,23 @@ UNPACKED = {"i32": "<i", "i64": "<q", "u32": "<I", "u64": "<Q", "f32": "<f", "f6
 
 TYPE_PREFIX = "_sysinspect_type_"
 FROM_PREFIX = "_sysinspect_from_"
+FRESH_PREFIX = "_sysinspect_fresh_"
+FRESH_CASES = ("f32_const", "f64_const")
+"""The cases that change the value they construct (its type): they get a value of their own, never a shared one."""
 UNPACK_PREFIX = "_sysinspect_unpack_"
 BLOCK_PREFIX = "_sysinspect_block_"
 NEW_NAME = "_sysinspect_new"
+CONSTANTS_PREFIX = "_sysinspect_constants_"
+CONSTANTS_LIMIT = 1 << 16
+"""Distinct ``i32.const`` (and ``i64.const``) values kept per process; past that, new ones are built each time."""
 
 
-def _constructor(val_inst: type, val_type: Any, width: int, signed: bool) -> Callable[[int], Any]:
+SHARED_VALUES = range(-1, 17)
+"""Values built once and shared by :func:`helpers`' constructors: comparisons give 0 and 1 (``True``, ``False``,
+which hash and pack as 1 and 0), ``memory.grow`` -1, small counters the rest."""
+
+
+def _constructor(val_inst: type, val_type: Any, width: int, signed: bool, share: bool) -> Callable[[int], Any]:
     padding = bytes(SLOT - width)
     new = object.__new__
 
@@ -55,7 +69,16 @@ def _constructor(val_inst: type, val_type: Any, width: int, signed: bool) -> Cal
         value.data = bytearray(n.to_bytes(width, "little", signed=signed) + padding)
         return value
 
-    return construct
+    if not share:
+        return construct
+    shared = {n: construct(n) for n in SHARED_VALUES if signed or n >= 0}
+    lookup = shared.get
+
+    def construct_shared(n: int) -> Any:
+        value = lookup(n)
+        return construct(n) if value is None else value
+
+    return construct_shared
 
 
 def helpers(val_inst: type, val_type: Callable[[int], Any], func_type: Callable[..., Any]) -> dict[str, Any]:
@@ -63,10 +86,13 @@ def helpers(val_inst: type, val_type: Callable[[int], Any], func_type: Callable[
     types = {name: val_type(code) for name, code in TYPE_CODES.items()}
     names: dict[str, Any] = {TYPE_PREFIX + name: value for name, value in types.items()}
     names[NEW_NAME] = object.__new__
+    names[CONSTANTS_PREFIX + "i32"] = {}
+    names[CONSTANTS_PREFIX + "i64"] = {}
     names[BLOCK_PREFIX + "empty"] = func_type([], [])
     names[BLOCK_PREFIX + "result"] = {code: func_type([], [val_type(code)]) for code in TYPE_CODES.values()}
     for name, (width, signed) in PACKED.items():
-        names[FROM_PREFIX + name] = _constructor(val_inst, types[FROM_TYPES[name]], width, signed)
+        names[FROM_PREFIX + name] = _constructor(val_inst, types[FROM_TYPES[name]], width, signed, share=True)
+        names[FRESH_PREFIX + name] = _constructor(val_inst, types[FROM_TYPES[name]], width, signed, share=False)
     for name, code in UNPACKED.items():
         names[UNPACK_PREFIX + name] = struct.Struct(code).unpack_from
     return names

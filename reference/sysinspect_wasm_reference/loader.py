@@ -96,9 +96,11 @@ EXPECTED: dict[str, Counter[str]] = {
     "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4,
                      **{f"numeric {name}": 1 for name in numerics.REPLACED},
                      "dispatch case": 437, "dispatch default": 1,
-                     "shared type": 23, "direct constructor": 127, "in-place read": 230,
-                     "shared block type": 2, "local stack": 962,
-                     "structured fast path": 3, "decoder dispatch case": 95}),
+                     "shared type": 23, "direct constructor": 123, "fresh constructor": 2, "decoder inline instruction": 1, "in-place read": 230,
+                     "shared block type": 2, "local stack": 954,
+                     "structured fast path": 3, "decoder dispatch case": 95,
+                     "opcode constant": 520, "direct leb128 reader": 192,
+                     **{f"hot {name}": 1 for name in ("local_get", "local_set", "local_tee", "i32_const", "i64_const")}}),
     "wasi": Counter({"assert": 4, "import pywasm": 1}),
 }
 
@@ -190,8 +192,9 @@ def dispatch_tree(match: ast.Match, found: Counter[str], what: str) -> list[ast.
             continue
         if not isinstance(case.pattern, ast.MatchValue) or case.guard is not None:
             raise EngineMismatch(f"unexpected case in pywasm's interpreter loop: {ast.unparse(case.pattern)}")
-        name = ast.unparse(case.pattern.value).removeprefix("pywasm.opcode.")
-        value = getattr(_OPCODES, name, None)
+        pattern = case.pattern.value  # the opcode-constant rewrite may have made it a number already
+        name = ast.unparse(pattern).removeprefix("pywasm.opcode.")
+        value = pattern.value if isinstance(pattern, ast.Constant) else getattr(_OPCODES, name, None)
         if not isinstance(value, int):  # not pywasm 2.2.3: the counts will not match, and the import stops
             found[f"{what} on undefined {name}"] += 1
             continue
@@ -282,6 +285,34 @@ bodies sum while reading: the same value (7-bit groups never overlap, so ``|`` i
 bit extends from bit ``7 * length`` up, as ``decode`` does it), the same count, ``EOFError`` on the same short read."""
 
 
+LEB128_NAMES = {"pywasm.leb128.u.decode_reader": "_sysinspect_uleb", "pywasm.leb128.i.decode_reader": "_sysinspect_sleb"}
+"""The LEB128 readers the decoder calls through three attribute look-ups each, and the names bound to them."""
+
+
+_CONSTANT = """
+a = {cache}{kind}.get(instr.args[0])
+if a is None:
+    a = {new}{kind}(instr.args[0])
+    if len({cache}{kind}) < {limit}:
+        {cache}{kind}[instr.args[0]] = a
+{stack}.value.append(a)
+"""
+HOT_BODIES = {
+    "local_get": ("a = self.stack.frame[-1].locals.data[instr.args[0]]\nself.stack.value.append(a)",
+                  "a = frame.locals.data[instr.args[0]]\n{stack}.value.append(a)"),
+    "local_set": ("a = self.stack.value.pop()\nself.stack.frame[-1].locals.data[instr.args[0]] = a",
+                  "a = {stack}.value.pop()\nframe.locals.data[instr.args[0]] = a"),
+    "local_tee": ("a = self.stack.value[-1]\nself.stack.frame[-1].locals.data[instr.args[0]] = a",
+                  "a = {stack}.value[-1]\nframe.locals.data[instr.args[0]] = a"),
+    "i32_const": ("a = ValInst.from_i32(instr.args[0])\nself.stack.value.append(a)", _CONSTANT.replace("{kind}", "i32")),
+    "i64_const": ("a = ValInst.from_i64(instr.args[0])\nself.stack.value.append(a)", _CONSTANT.replace("{kind}", "i64")),
+}
+"""The hottest small cases, pywasm's body and ours. ``frame`` is the loop's own ``self.stack.frame[-1]``, read
+at the top of this very turn; constants are built once per value and shared, as pywasm already shares values
+between locals, globals and the stack (it never changes a value in place, only fresh copies; ``f32.const`` and
+``f64.const``, which retype their fresh value, keep their own bodies)."""
+
+
 class _Rewriter(ast.NodeTransformer):
     """The five rewrites of the module docstring, counting what it changed."""
 
@@ -290,6 +321,7 @@ class _Rewriter(ast.NodeTransformer):
         self._in_memory_grow = False
         self._function = ""
         self._class = ""
+        self._case = ""
 
     def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
         outer, self._class = self._class, node.name
@@ -311,6 +343,14 @@ class _Rewriter(ast.NodeTransformer):
         return node
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        text = ast.unparse(node) if isinstance(node.ctx, ast.Load) else ""
+        if text.startswith("pywasm.opcode.") and isinstance(getattr(_OPCODES, node.attr, None), int) \
+                and text.count(".") == 2:
+            self.found["opcode constant"] += 1
+            return ast.copy_location(ast.Constant(getattr(_OPCODES, node.attr)), node)
+        if text in LEB128_NAMES:
+            self.found["direct leb128 reader"] += 1
+            return ast.copy_location(ast.Name(LEB128_NAMES[text], ast.Load()), node)
         if self._function == "evaluate" and node.attr == "stack" and isinstance(node.value, ast.Name) \
                 and node.value.id == "self" and isinstance(node.ctx, ast.Load):
             self.found["local stack"] += 1
@@ -344,14 +384,23 @@ class _Rewriter(ast.NodeTransformer):
     def visit_match_case(self, node: ast.match_case) -> ast.match_case:
         pattern = ast.unparse(node.pattern.value) if isinstance(node.pattern, ast.MatchValue) else ""
         opcode = pattern.removeprefix("pywasm.opcode.")
+        if self._function == "evaluate" and opcode in HOT_BODIES:
+            original, replacement = HOT_BODIES[opcode]
+            if "\n".join(ast.unparse(statement) for statement in node.body) == original:
+                self.found[f"hot {opcode}"] += 1
+                node.body = ast.parse(replacement.format(stack=STACK_VAR, cache=fastpath.CONSTANTS_PREFIX,
+                                                         new=fastpath.FROM_PREFIX, limit=fastpath.CONSTANTS_LIMIT)).body
+                return node
         if self._function == "evaluate" and pattern.startswith("pywasm.opcode.") and opcode in numerics.REPLACED:
             self.found[f"numeric {opcode}"] += 1
             node.body = numeric_body(opcode)
             return node
         is_grow = pattern == "pywasm.opcode.memory_grow"
         outer, self._in_memory_grow = self._in_memory_grow, self._in_memory_grow or is_grow
+        outer_case, self._case = self._case, opcode
         self.generic_visit(node)
         self._in_memory_grow = outer
+        self._case = outer_case
         if self._function == "evaluate" and opcode in STRUCTURED:
             self.found["structured fast path"] += 1
             fast = ast.parse(STRUCTURED[opcode].format(stack=STACK_VAR, check=CHECK_NAME, new=fastpath.NEW_NAME,
@@ -385,14 +434,25 @@ class _Rewriter(ast.NodeTransformer):
             return ast.copy_location(ast.Name(fastpath.TYPE_PREFIX + func.attr, ast.Load()), node)
         kind = func.attr.removeprefix("from_")
         if owner == "ValInst" and kind in fastpath.PACKED and len(node.args) == 1 and not node.keywords:
-            self.found["direct constructor"] += 1
-            return ast.copy_location(ast.Call(ast.Name(fastpath.FROM_PREFIX + kind, ast.Load()), node.args, []), node)
+            fresh = self._case in fastpath.FRESH_CASES
+            self.found["fresh constructor" if fresh else "direct constructor"] += 1
+            prefix = fastpath.FRESH_PREFIX if fresh else fastpath.FROM_PREFIX
+            return ast.copy_location(ast.Call(ast.Name(prefix + kind, ast.Load()), node.args, []), node)
         kind = func.attr.removeprefix("into_")
         if func.attr.startswith("into_") and kind in fastpath.UNPACKED and not node.args and not node.keywords:
             self.found["in-place read"] += 1
             data = ast.Attribute(func.value, "data", ast.Load())
             read = ast.Call(ast.Name(fastpath.UNPACK_PREFIX + kind, ast.Load()), [data], [])
             return ast.copy_location(ast.Subscript(read, ast.Constant(0), ast.Load()), node)
+        return node
+
+    def visit_Assign(self, node: ast.Assign) -> ast.stmt | list[ast.stmt]:
+        self.generic_visit(node)
+        if self._class == "Inst" and self._function == "from_reader" and ast.unparse(node) == "o = cls(b, [])":
+            self.found["decoder inline instruction"] += 1
+            # Inst.__init__ only sets these two attributes
+            return [ast.copy_location(statement, node) for statement in
+                    ast.parse(f"o = {fastpath.NEW_NAME}(cls)\no.opcode = b\no.args = []").body]
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
@@ -574,6 +634,8 @@ def _load() -> Engine:
             exec(code, module.__dict__)
             if name == "core":
                 module.__dict__.update(fastpath.helpers(module.ValInst, module.ValType, module.FuncType))
+                module.__dict__.update({LEB128_NAMES[f"pywasm.leb128.{kind}.decode_reader"]:
+                                        getattr(package.leb128, kind).decode_reader for kind in "ui"})
             setattr(package, name, module)
             modules[name] = module
     except BaseException:
