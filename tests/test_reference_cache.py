@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -49,7 +50,7 @@ def trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Trace:
 
 
 def copy_module(module_id: str, folder: Path) -> Path:
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{module_id}.wasm"
     shutil.copyfile(CORPUS / f"{module_id}.wasm", target)
     return target
@@ -325,3 +326,50 @@ def test_an_invalid_module_fails_alike_and_gets_no_artifact(tmp_path: Path, trac
         messages.append(str(raised.value))
     assert len(set(messages)) == 1
     assert [p.name for p in tmp_path.iterdir() if p.name != "trace"] == ["bad.wasm"]
+
+
+# -- precompile and cache list|prune|clear ----------------------------------------------
+
+
+def runtime_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    env.pop(store.CACHE_DIR_ENV, None)
+    return subprocess.run([sys.executable, "-m", "sysinspect_wasm_runtime", *args], env=env, capture_output=True,
+                          text=True, check=False)
+
+
+def pywasm_listing(tmp_path: Path, sharelib: Path) -> dict[str, str]:
+    done = runtime_cli(tmp_path, "cache", "list", "-s", str(sharelib), "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    return {Path(a["artifact"]).name: a["state"] for folder in document if folder.get("backend") == "pywasm"
+            for a in folder["artifacts"]}
+
+
+def test_precompile_decodes_for_pywasm_and_the_cache_commands_manage_its_files(tmp_path: Path) -> None:
+    sharelib = tmp_path / "sharelib"
+    folder = sharelib / "lib" / "runtime" / "wasm"
+    for module_id in ("compute-float-c", "shape-text-c"):
+        copy_module(module_id, folder)
+    (folder / "broken.wasm").write_bytes(b"\0asm\1\0\0\0\1")
+    done = runtime_cli(tmp_path, "precompile", "-s", str(sharelib), "--backend", "pywasm")
+    assert done.returncode == 1 and re.search(r"broken +FAILED: ", done.stdout) and "2 decoded, 0 up to date, 1 failed" in done.stdout
+    done = runtime_cli(tmp_path, "precompile", "-s", str(sharelib), "--backend", "pywasm", "-q")
+    assert "0 decoded, 2 up to date, 1 failed" in done.stdout
+    listed = pywasm_listing(tmp_path, sharelib)
+    modules = {name.split(".")[0]: state for name, state in listed.items() if name.endswith(f"{cache.KIND}.cwasm")}
+    assert modules == {"compute-float-c": "current", "shape-text-c": "current"}
+    assert "current" in [state for name, state in listed.items() if name.endswith(f"{loader.ENGINE_KIND}.cwasm")]
+
+    shutil.copyfile(CORPUS / "compute-int-zig.wasm", folder / "shape-text-c.wasm")  # the module changes
+    (folder / "compute-float-c.wasm").unlink()  # and one goes
+    listed = pywasm_listing(tmp_path, sharelib)
+    assert sorted(state for name, state in listed.items() if name.endswith(f"{cache.KIND}.cwasm")) == ["orphan", "stale"]
+    done = runtime_cli(tmp_path, "cache", "prune", "-s", str(sharelib), "--backend", "pywasm")
+    assert done.returncode == 0 and "removed 2 artifacts" in done.stdout, done.stdout
+    assert not list(folder.glob(f"*{cache.KIND}.cwasm"))
+    runtime_cli(tmp_path, "precompile", "-s", str(sharelib), "--backend", "pywasm")
+    assert len(list(folder.glob(f"*{cache.KIND}.cwasm"))) == 1
+    done = runtime_cli(tmp_path, "cache", "clear", "-s", str(sharelib), "--backend", "pywasm")
+    assert done.returncode == 0 and not list(folder.glob("*.cwasm"))
+    assert not list((tmp_path / "xdg" / "sysinspect-wasm").glob("*.cwasm"))
