@@ -24,9 +24,9 @@ most a quarter of stock's time; every small module's warm call no slower
 than stock's.
 
 ``--breakdown`` then times the phases of a warm call of each module in a
-fresh process through the backend API (imports, loading the module, running
-it, and within that the function bodies decoded on first call): where the
-remaining time goes.
+fresh process through the backend API, in CPU seconds (imports, loading the
+module, running it, and within that the function bodies decoded on first
+call): where the remaining time goes.
 
 Usage: python bench/reference_bench.py [--repeat N] [--module ID ...] [--breakdown]
 """
@@ -56,25 +56,25 @@ HEADER = b'{"opts":[],"args":{},"config":{"path.sharelib":"/usr/share/sysinspect
 BREAKDOWN = r"""
 import io, json, sys, time
 from pathlib import Path
-started = time.perf_counter()
+started = time.process_time()
 from sysinspect_wasm.spec import RunSpec
 from sysinspect_wasm_reference import cache
 from sysinspect_wasm_reference.backend import PywasmBackend
-imported = time.perf_counter()
+imported = time.process_time()
 decoded = [0, 0.0]
 first_use = cache.LazyBody.__getattr__
 def timed(self, name):
-    began = time.perf_counter()
+    began = time.process_time()
     try:
         return first_use(self, name)
     finally:
         decoded[0] += 1
-        decoded[1] += time.perf_counter() - began
+        decoded[1] += time.process_time() - began
 cache.LazyBody.__getattr__ = timed
 module = PywasmBackend().load(Path(sys.argv[1]))
-loaded = time.perf_counter()
+loaded = time.process_time()
 result = module.run(RunSpec(argv=("m",), stdin=sys.stdin.buffer.read()))
-ran = time.perf_counter()
+ran = time.process_time()
 print(json.dumps({"status": module.cache_status, "imports": imported - started, "load": loaded - imported,
                   "run": ran - loaded, "bodies": decoded[0], "bodies_s": decoded[1], "functions": len(module._desc.func),
                   "exit": result.exit_code}))
@@ -189,7 +189,7 @@ def main() -> None:
                   f"{'met' if ok else 'MISSED'}")
         print(f"\nall targets {'met' if met else 'NOT met'}")
         if ns.breakdown:
-            print("\nwarm call through the backend API, one fresh process per module (seconds):")
+            print("\nwarm call through the backend API, one fresh process per module (CPU seconds):")
             print(f"{'module':<20} {'imports':>8} {'load':>7} {'run':>7}  of which bodies decoded on first call")
             for module_id in modules:
                 facts = breakdown(module_id, work)
