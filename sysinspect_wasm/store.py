@@ -25,8 +25,11 @@ can share them:
   write fails (:class:`TooLarge` is raised before writing instead).
 - Atomic writes: a temporary file (``O_EXCL``, no symlinks), fsync, rename,
   fsync of the folder: readers see no file or a whole one, and take no lock.
-- Locks: writers hold an ``flock`` on ``.<stem>.lock.cwasm``; a holder unlinks
-  it before letting go, so a lock counts only on the file still at that name.
+
+Not here: the native cache's write lock (``.<stem>.lock.cwasm``), which lets N
+processes on a cold cache compile once. The reference backend's caches take no
+lock: a process without the file must do the work anyway (decode, rewrite),
+so waiting for another one would save it nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ import json
 import os
 import stat
 import struct
-import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,6 @@ from typing import Any
 CACHE_DIR_ENV = "SYSINSPECT_WASM_CACHE_DIR"
 """An absolute path: keep cache files in this folder (created, mode 0700, if missing) instead of beside the modules."""
 SUFFIX = ".cwasm"
-LOCK_SUFFIX = ".lock" + SUFFIX
 TEMP_SUFFIX = ".tmp" + SUFFIX
 KEY_CHARS = 16
 MAGIC = b"sysiwasm"
@@ -231,51 +232,6 @@ def write_atomic(dfd: int, name: str, parts: list[bytes]) -> None:
         raise
     with contextlib.suppress(OSError):  # not every file system can sync a folder
         os.fsync(dfd)
-
-
-def lock_name(name: str) -> str:
-    """The lock file of cache file ``name``."""
-    return f".{name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name}{LOCK_SUFFIX}"
-
-
-def acquire(dfd: int, name: str, wait: float) -> int | None:
-    """A descriptor holding lock file ``name`` in folder ``dfd``, or ``None`` after ``wait`` seconds.
-
-    Raises ``OSError`` when the lock file cannot be created.
-    """
-    import fcntl
-
-    deadline = time.monotonic() + wait
-    pause = 0.002
-    while True:
-        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.05)
-            continue
-        except BaseException:
-            os.close(fd)
-            raise
-        mine = os.fstat(fd)
-        try:
-            current = os.stat(name, dir_fd=dfd, follow_symlinks=False)
-        except FileNotFoundError:
-            current = None
-        if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
-            return fd
-        os.close(fd)
-
-
-def release(dfd: int, name: str, fd: int) -> None:
-    """Remove lock file ``name`` and let go of it."""
-    with contextlib.suppress(OSError):
-        os.unlink(name, dir_fd=dfd)
-    os.close(fd)
 
 
 TRACE_ENV = "SYSINSPECT_WASM_CACHE_TRACE"
