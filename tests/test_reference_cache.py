@@ -272,6 +272,7 @@ def test_a_changed_module_gets_a_new_artifact(tmp_path: Path, trace: Trace) -> N
     shutil.copyfile(CORPUS / "shape-text-c.wasm", path)
     second = PywasmBackend().load(path)
     assert second.cache_status == cache.STORED and second.artifact != first
+    assert first is not None and not first.exists()  # superseded: it could never load again
     assert outcome(second) == outcome(PywasmBackend(cache=False).load(path))
 
 

@@ -22,7 +22,8 @@ configured cache folder, under the rules of :mod:`sysinspect_wasm.store`
 interpreter's fingerprint (:data:`.loader.ENGINE_KEY`: pywasm's sources and
 our rewriter's), read only when trusted and intact, written atomically, never
 past 10 MiB. A damaged or untrusted artifact is ignored (with a warning),
-the module decoded in full, and the artifact written again. Writers take no
+the module decoded in full, and the artifact written again; storing one
+removes the same module file's artifacts of other content. Writers take no
 lock: a process without an artifact has to decode the module anyway, so
 waiting for another one would save it nothing, and the rename lets exactly
 one whole file win.
@@ -230,6 +231,25 @@ def load(source: Path, data: bytes, full_decode: Any, cache_dir: str | os.PathLi
         except (OSError, store.TooLarge) as exc:
             warnings.append(f"cannot store the decoded module in {folder} ({exc}): the next call decodes it again")
             return Decoded(desc, UNCACHED, None, tuple(warnings))
+        _remove_superseded(dfd, module_id, name, manifest["module"])
         return Decoded(desc, STORED, folder / name, tuple(warnings))
     finally:
         os.close(dfd)
+
+
+def _remove_superseded(dfd: int, module_id: str, keep: str, module: str) -> None:
+    """Remove this module file's other artifacts: built from other content or by another interpreter, they can
+    never load again (as the native cache does; a damaged one is left to ``cache prune``)."""
+    with os.scandir(dfd) as entries:
+        names = [entry.name for entry in entries]
+    for other in names:
+        parsed = store.parse_name(other, KIND)
+        if other == keep or parsed is None or parsed[0] != module_id:
+            continue
+        try:
+            raw = store.read_trusted(dfd, other)
+            if raw is None or store.unpack(raw, None, FORMAT)[1].get("module") != module:
+                continue
+            os.unlink(other, dir_fd=dfd)
+        except (OSError, store.Damaged):
+            continue
