@@ -374,3 +374,29 @@ def test_precompile_decodes_for_pywasm_and_the_cache_commands_manage_its_files(t
     done = runtime_cli(tmp_path, "cache", "clear", "-s", str(sharelib), "--backend", "pywasm")
     assert done.returncode == 0 and not list(folder.glob("*.cwasm"))
     assert not list((tmp_path / "xdg" / "sysinspect-wasm").glob("*.cwasm"))
+
+
+def test_garbage_collection_is_rarer_only_while_guests_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend raises the young-generation threshold for a run and restores it after the last overlapping one."""
+    import gc
+    import threading
+
+    from sysinspect_wasm_reference import backend
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+    module = PywasmBackend(cache=False).load(wat_to_wasm('(module (func (export "_start")))'))
+    original = backend.PywasmModule._start
+
+    def spy(self: Any, *args: Any) -> Any:
+        seen.append(gc.get_threshold()[0])
+        return original(self, *args)
+
+    monkeypatch.setattr(backend.PywasmModule, "_start", spy)  # a spy that records, then runs the real start
+    threads = [threading.Thread(target=module.run, args=(RunSpec(),)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [max(before[0], backend.GC_ALLOCATIONS)] * 4
+    assert gc.get_threshold() == before

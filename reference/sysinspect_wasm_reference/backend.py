@@ -6,6 +6,7 @@ import contextlib
 import gc
 import io
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -41,14 +42,25 @@ collected, later.
 """
 
 
+_runs_lock = threading.Lock()
+_runs: list[tuple[int, int, int]] = []  # the thresholds before the first of the runs under way
+
+
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], GC_ALLOCATIONS), before[1], before[2])
+    with _runs_lock:  # runs in several threads overlap: the last one to end restores the thresholds
+        if not _runs:
+            _runs.append(gc.get_threshold())
+            before = _runs[0]
+            gc.set_threshold(max(before[0], GC_ALLOCATIONS), before[1], before[2])
+        _runs.append(_runs[0])
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _runs_lock:
+            _runs.pop()
+            if len(_runs) == 1:
+                gc.set_threshold(*_runs.pop())
 
 
 def _new_runtime(limits: Limits) -> Any:
