@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import subprocess
@@ -107,3 +108,34 @@ def test_check_failures_are_our_exception() -> None:
 
     with pytest.raises(CheckFailed):
         ENGINE.arith.i32.div(-(2**31), -1)
+
+
+SPEED_REWRITE_CHANGES = {
+    # (pywasm module, its text, what a different pywasm might have instead, the count that must notice)
+    "dispatch": ("core", "                case pywasm.opcode.nop:\n                    assert 1\n",
+                 "                case pywasm.opcode.nop:\n                    assert 1\n"
+                 "                case pywasm.opcode.drop:\n                    pass\n", "dispatch case"),
+    "hot body": ("core", "a = self.stack.frame[-1].locals.data[instr.args[0]]\n                    self.stack.value.append(a)",
+                 "b = self.stack.frame[-1].locals.data[instr.args[0]]\n                    self.stack.value.append(b)",
+                 "hot local_get"),
+    "truncation": ("core", "self.stack.frame = self.stack.frame[:label.frame]",
+                   "self.stack.frame = list(self.stack.frame[:label.frame])", "truncate in place"),
+    "block types": ("core", "return FuncType([], [])", "return FuncType(list(), [])", "shared block type"),
+    "leb128 reader": ("leb128", "    def decode_reader(r: io.IOBase) -> tuple[int, int]:",
+                      "    def decode_reader(reader: io.IOBase) -> tuple[int, int]:\n        r = reader", "leb128 reader"),
+    "decoder": ("core", "        o = cls(b, [])\n", "        o = cls(b, list())\n", "decoder inline instruction"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(SPEED_REWRITE_CHANGES))
+def test_each_speed_rewrite_is_counted_and_a_changed_source_refused(change: str) -> None:
+    """Each speed rewrite finds exactly what pywasm 2.2.3 has; a source it was not written for stops the import."""
+    name, original, replacement, count = SPEED_REWRITE_CHANGES[change]
+    source = (PYWASM_DIR / f"{name}.py").read_text()
+    assert original in source, "the test's own text must be pywasm 2.2.3's"
+    changed = source.replace(original, replacement, 1)
+    rewriter = loader._Rewriter()
+    rewriter.visit(ast.parse(changed))
+    assert rewriter.found[count] != EXPECTED[name][count], rewriter.found[count]
+    with pytest.raises(EngineMismatch):
+        rewrite(name, changed, f"{name}.py")

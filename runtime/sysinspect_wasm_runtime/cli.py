@@ -21,8 +21,8 @@ WATCHDOG_GRACE = 5.0
 MAX_DRAIN_BYTES = 256 * 1024 * 1024
 DELEGATED = {
     "diff": "compare the wasmtime and pywasm backends on one module (see 'wasm-runtime diff --help')",
-    "precompile": "compile every module of a sharelib to native code ahead of time (after a sync)",
-    "cache": "list, prune or clear the compiled .cwasm artifacts (see 'wasm-runtime cache --help')",
+    "precompile": "prepare every module of a sharelib ahead of time (after a sync): native code, or with --backend pywasm decoded modules",
+    "cache": "list, prune or clear the cached .cwasm artifacts of both backends (see 'wasm-runtime cache --help')",
 }
 """Commands implemented by other packages of the project; their own parsers read the arguments."""
 
@@ -501,11 +501,8 @@ def _delegated(args: list[str]) -> int | None:
         from sysinspect_wasm_differential.cli import main as diff_main
 
         return diff_main(args[1:])
-    try:
-        from sysinspect_wasm_production.cachecli import main as cache_main
-    except ImportError as exc:
-        return _fail(f"{args[0]} works on compiled native code and needs the wasmtime backend, which cannot be "
-                     f"imported here ({exc}); the pywasm backend has no artifacts to manage", 1)
+    from .referencecache import run as cache_main  # the native cache's commands, with the pywasm backend's files
+
     return cache_main(args)
 
 

@@ -1,0 +1,255 @@
+"""The reference backend's module cache: decode a module in full once, then only what a run calls.
+
+pywasm decodes a binary byte by byte, every function body into instruction
+objects: 4 s of CPU for a 4.4 MB standard-Go module, of which a run calls a
+few hundred of its 2462 functions. The first load of a module decodes it in
+full with pywasm, exactly as an uncached load does (every error, every
+check), and then stores an artifact that says so: an index of where each
+function body lies in the module. Later loads of the same content decode
+every section but the code with pywasm, and each function body, again with
+pywasm (``FuncDesc.from_reader_code`` on the very bytes the full decode read
+it from), the first time it is called. The objects are pywasm's own, built
+by pywasm's own decoder from the same bytes; only the moment they are built changes.
+
+Why an index, not a pickle of the decoded module: the decoded form is a
+tree of some 1.6 M objects, nested as deep as Go's blocks (pickle stops on
+the recursion limit), and loading it back would cost about as much as
+decoding; an index of body offsets is a few KB and loads in microseconds.
+
+The artifact is ``<id>.<key>.pywasm.cwasm`` beside the module, or in the
+configured cache folder, under the rules of :mod:`sysinspect_wasm.store`
+(the native cache's): keyed by the SHA-256 of the module's bytes and of the
+interpreter's fingerprint (:data:`.loader.ENGINE_KEY`: pywasm's sources and
+our rewriter's), read only when trusted and intact, written atomically, never
+past 10 MiB. A damaged or untrusted artifact is ignored (with a warning),
+the module decoded in full, and the artifact written again; storing one
+removes the same module file's artifacts of other content. Writers take no
+lock: a process without an artifact has to decode the module anyway, so
+waiting for another one would save it nothing, and the rename lets exactly
+one whole file win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import os
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+from sysinspect_wasm import store
+
+from .loader import ENGINE, ENGINE_KEY
+
+KIND = ".pywasm"
+"""Artifact names end ``.pywasm.cwasm``: the native cache's ``<id>.<key>.cwasm`` never matches them."""
+FORMAT = 1
+FINGERPRINT = f"{ENGINE_KEY}:lazy-bodies-{FORMAT}"
+CODE_SECTION = 0x0A
+MODULE_SUFFIX = ".wasm"
+HEADER = 8
+"""Bytes of the magic number and version that open every module."""
+
+LOADED = "loaded"
+STORED = "compiled"
+"""The module was decoded in full and its artifact stored (the native cache's word, for ``precompile``)."""
+UNCACHED = "uncached"
+OFF = "off"
+
+
+class Decoded:
+    """A decoded module, how it was obtained (``status``: the constants above), its artifact and warnings."""
+
+    __slots__ = ("artifact", "desc", "status", "warnings")
+
+    def __init__(self, desc: Any, status: str, artifact: Path | None = None, warnings: tuple[str, ...] = ()) -> None:
+        self.desc = desc
+        self.status = status
+        self.artifact = artifact
+        self.warnings = warnings
+
+
+FuncDesc: Any = ENGINE.core.FuncDesc
+
+
+class LazyBody(FuncDesc):  # type: ignore[misc]
+    """A function whose ``locals`` and ``expr`` pywasm decodes from ``source[start:end]`` on first use.
+
+    Until then the two attributes do not exist, so the first read lands in
+    :meth:`__getattr__`, which sets both; every later read is a plain one.
+    """
+
+    def __init__(self, type: int, source: bytes, start: int, end: int) -> None:
+        self.type = type
+        self._body = (source, start, end)
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in ("locals", "expr"):
+            raise AttributeError(name)
+        source, start, end = self.__dict__["_body"]
+        decoded = FuncDesc.from_reader_code(io.BytesIO(source[start:end]))
+        self.locals = decoded.locals
+        self.expr = decoded.expr
+        return self.__dict__[name]
+
+
+def _leb(data: bytes, pos: int) -> tuple[int, int]:
+    """An unsigned LEB128 number at ``pos`` and the position after it; raises ``IndexError`` past the end."""
+    value = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def code_index(data: bytes) -> list[int] | None:
+    """``[code section start, end, body 0 start, end, body 1 start, ...]`` of a module pywasm decoded in full.
+
+    ``None`` when the module has no single code section whose bodies lie
+    within it (such a module is simply not cached).
+    """
+    pos, found = HEADER, None
+    try:
+        while pos < len(data):
+            at_id, section = pos, data[pos]
+            size, pos = _leb(data, pos + 1)
+            start, pos = pos, pos + size
+            if pos > len(data):
+                return None
+            if section == CODE_SECTION:
+                if found is not None:
+                    return None
+                found = [at_id, pos]
+                count, at = _leb(data, start)
+                for _ in range(count):
+                    length, at = _leb(data, at)
+                    if at + length > pos:
+                        return None
+                    found += [at, at + length]
+                    at += length
+    except IndexError:
+        return None
+    return found
+
+
+def decode_lazily(data: bytes, index: list[int]) -> Any:
+    """The module ``data`` decoded by pywasm but for its function bodies, which :class:`LazyBody` decodes when used."""
+    section_start, section_end = index[0], index[1]
+    desc = ENGINE.core.ModuleDesc.from_reader(io.BytesIO(data[:section_start] + data[section_end:]))
+    bodies = index[2:]
+    for number in range(len(bodies) // 2):
+        desc.func[number] = LazyBody(desc.func[number].type, data, bodies[2 * number], bodies[2 * number + 1])
+    return desc
+
+
+def module_id_of(source: Path) -> str:
+    """The module id of a module file: its name without ``.wasm``."""
+    name = source.name
+    return name[: -len(MODULE_SUFFIX)] if name.endswith(MODULE_SUFFIX) and name != MODULE_SUFFIX else name
+
+
+def artifact_name(module_id: str, key: str) -> str:
+    """The artifact's file name of module ``module_id`` under ``key``."""
+    return store.file_name(module_id, key, KIND)
+
+
+def module_key(digest: str) -> str:
+    """The artifact key of module content ``digest`` under this interpreter."""
+    return store.cache_key(digest, FINGERPRINT)
+
+
+def _read_index(payload: bytes, size: int) -> list[int] | None:
+    if len(payload) % 8 or len(payload) < 8:
+        return None
+    index = list(struct.unpack(f"<{len(payload) // 8}Q", payload))
+    ordered = all(a <= b for a, b in itertools.pairwise(index[2:]))
+    if len(index) % 2 or not HEADER <= index[0] < index[1] <= size or not ordered \
+            or any(not index[0] < i <= index[1] for i in index[2:]):
+        return None
+    return index
+
+
+def load(source: Path, data: bytes, full_decode: Any, cache_dir: str | os.PathLike[str] | None = None) -> Decoded:
+    """Module ``data`` (read from ``source``): from its artifact, or by ``full_decode(data)`` and then stored.
+
+    ``full_decode`` is the uncached load, checks included; whatever it raises
+    propagates. Everything the cache itself meets (an unusable folder, a
+    damaged or untrusted artifact, a file that cannot be written) ends in a
+    correctly decoded module and, where an operator should know, a warning.
+    """
+    folder, warning = store.configured_dir(cache_dir)
+    warnings = [warning] if warning else []
+    create = folder is not None
+    folder = folder if folder is not None else Path(os.path.abspath(source)).parent
+    digest = store.sha256_hex(data)
+    key = module_key(digest)
+    module_id = module_id_of(source)
+    name = artifact_name(module_id, key)
+
+    def uncached(reason: str) -> Decoded:
+        warnings.append(f"{reason}: the module was decoded in full and the next call decodes it again "
+                        f"(set {store.CACHE_DIR_ENV} to a private, writable folder to cache it there)")
+        return Decoded(full_decode(data), UNCACHED, None, tuple(warnings))
+
+    try:
+        dfd = store.open_folder(folder, create)
+    except OSError as exc:
+        return uncached(f"not using the cache folder {folder} ({exc.strerror or exc})")
+    try:
+        try:
+            raw = store.read_trusted(dfd, name)
+            if raw is not None:
+                payload, manifest, _ = store.unpack(raw, key, FORMAT)
+                index = _read_index(payload, len(data))
+                if index is None or manifest.get("module_sha256") != digest:
+                    raise store.Damaged("garbled (its index does not fit the module)")
+                desc = decode_lazily(data, index)
+                store.trace(LOADED, name)
+                return Decoded(desc, LOADED, folder / name, tuple(warnings))
+        except PermissionError as exc:
+            warnings.append(f"refused to load the decoded module {folder / name}: {exc}; it was decoded again and replaced")
+        except store.Damaged as exc:
+            warnings.append(f"the decoded module {folder / name} was {exc}: it was removed and decoded again")
+        desc = full_decode(data)
+        store.trace(STORED, name)
+        index = code_index(data)
+        if index is None:
+            return Decoded(desc, UNCACHED, None, tuple(warnings))
+        manifest = {"format": FORMAT, "module": os.path.abspath(source), "module_id": module_id,
+                    "module_sha256": digest, "module_size": len(data), "key": key, "engine": ENGINE_KEY,
+                    "functions": (len(index) - 2) // 2, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        with contextlib.suppress(FileNotFoundError, PermissionError, IsADirectoryError):
+            os.unlink(name, dir_fd=dfd)  # a damaged or foreign one: the rename below must not be refused
+        try:
+            store.write_atomic(dfd, name, store.pack(struct.pack(f"<{len(index)}Q", *index), manifest, key, FORMAT))
+        except (OSError, store.TooLarge) as exc:
+            warnings.append(f"cannot store the decoded module in {folder} ({exc}): the next call decodes it again")
+            return Decoded(desc, UNCACHED, None, tuple(warnings))
+        _remove_superseded(dfd, module_id, name, manifest["module"])
+        return Decoded(desc, STORED, folder / name, tuple(warnings))
+    finally:
+        os.close(dfd)
+
+
+def _remove_superseded(dfd: int, module_id: str, keep: str, module: str) -> None:
+    """Remove this module file's other artifacts: built from other content or by another interpreter, they can
+    never load again (as the native cache does; a damaged one is left to ``cache prune``)."""
+    with os.scandir(dfd) as entries:
+        names = [entry.name for entry in entries]
+    for other in names:
+        parsed = store.parse_name(other, KIND)
+        if other == keep or parsed is None or parsed[0] != module_id:
+            continue
+        try:
+            raw = store.read_trusted(dfd, other)
+            if raw is None or store.unpack(raw, None, FORMAT)[1].get("module") != module:
+                continue
+            os.unlink(other, dir_fd=dfd)
+        except (OSError, store.Damaged):
+            continue
