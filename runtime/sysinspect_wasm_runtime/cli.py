@@ -23,6 +23,7 @@ DELEGATED = {
     "diff": "compare the wasmtime and pywasm backends on one module (see 'wasm-runtime diff --help')",
     "precompile": "compile every module of a sharelib to native code ahead of time (after a sync)",
     "cache": "list, prune or clear the compiled .cwasm artifacts (see 'wasm-runtime cache --help')",
+    "bundle": "write the launchers and library tree a SysMaster registers (see 'wasm-runtime bundle --help')",
 }
 """Commands implemented by other packages of the project; their own parsers read the arguments."""
 
@@ -499,6 +500,16 @@ def _delegated(args: list[str]) -> int | None:
         from sysinspect_wasm_differential.cli import main as diff_main
 
         return diff_main(args[1:])
+    if args[0] == "bundle":
+        import importlib
+
+        try:  # by name: the package's folder (launcher/) is not its import name, as for the corpus
+            bundle = importlib.import_module("sysinspect_wasm_launcher.bundle")
+        except ImportError as exc:
+            return _fail(f"bundle is a build tool of the installed project, not part of a deployed runtime ({exc}); "
+                         "run it on the SysMaster where the project is installed", 1)
+        status: int = bundle.main(args[1:])
+        return status
     try:
         from sysinspect_wasm_production.cachecli import main as cache_main
     except ImportError as exc:
