@@ -378,7 +378,8 @@ def bundle(output: Path, targets: list[Target], wheel_dir: Path | None, epoch: i
         if not (output / "REGISTER.md").is_file() and any(output.iterdir()):
             raise BundleError(f"{output} exists and is not an earlier bundle (no REGISTER.md): give an empty or new folder")
         shutil.rmtree(output)
-    cache = Path(tempfile.gettempdir()) / f"sysinspect-wasm-wheels-{os.geteuid()}"
+    # the operator's own cache, not a shared temporary folder: a wheel someone else put there would ship their code
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sysinspect-wasm-runtime" / "wheels"
     tree = library_tree(version, targets, wheel_dir, cache)
     output.mkdir(parents=True)
     tree.write(output, epoch)
