@@ -195,7 +195,7 @@ def protocol_mode() -> int:
 # -- the command line -------------------------------------------------------
 
 DESCRIPTION = """\
-Sysinspect's Wasm runtime module (runtime.wasm-runtime), in Python.
+Sysinspect's Wasm runtime module (runtime.wasm), in Python.
 
 Without arguments it speaks the module protocol: one JSON request on standard
 input, one JSON response line on standard output, exit status 0. That is how
@@ -219,9 +219,11 @@ developer mode (no Sysinspect needed):
   wasm-runtime run hello --request saved-request.json --host-json host.json
   See 'wasm-runtime run --help'.
 
-register it on a SysMaster:
-  sysinspect module -A --path $(command -v wasm-runtime) \\
-      --name "runtime.wasm-runtime" --descr "Wasm runtime"
+register it on a SysMaster (an ELF launcher per target, and its library tree):
+  wasm-runtime bundle --output ./bundle        (see ./bundle/REGISTER.md)
+  sysinspect module -A --path ./bundle/linux-x86_64/wasm-runtime --name runtime.wasm
+  sysinspect module -A --path ./bundle/lib -l
+  in models: module: wasm.<id>   (older form: module: runtime.wasm-runtime, args: {rt.mod: <id>})
 """
 
 RUN_DESCRIPTION = """\
