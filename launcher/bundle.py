@@ -188,14 +188,14 @@ def dist_info(name: str) -> tuple[str, bytes]:
     return f"{name.replace('-', '_')}-{dist.version}.dist-info", metadata.encode()
 
 
-def wasmtime_version() -> str:
+def installed_version(name: str, why: str) -> str:
+    """The version of the installed distribution ``name``; ``why`` says what needs it, for the error."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("wasmtime")
+        return version(name)
     except PackageNotFoundError:
-        raise BundleError("wasmtime-py is not installed here: the bundle takes its Python part from the installed "
-                          "package and pins the wheels of the other targets to its version") from None
+        raise BundleError(f"{name} is not installed in {sys.executable}'s environment: {why}") from None
 
 
 def native_library(target: Target, version: str, wheel_dir: Path | None, cache: Path) -> bytes:
@@ -310,7 +310,8 @@ def library_tree(version: str, targets: list[Target], wheel_dir: Path | None, ca
         tree.add(f"{top}/python/{folder}/METADATA", metadata)
     native = [t for t in targets if t.wheel_platform is not None]
     if native:
-        engine = wasmtime_version()
+        engine = installed_version("wasmtime", "the bundle takes wasmtime-py's Python part from the installed "
+                                   "package and pins the other targets' wheels to its version")
         for path, relative in python_files(package_dir("wasmtime")):
             add_python(tree, f"{top}/wasmtime", path.read_bytes(), relative)
         folder, metadata = dist_info("wasmtime")
@@ -324,17 +325,6 @@ def library_tree(version: str, targets: list[Target], wheel_dir: Path | None, ca
 
 
 # -- the bundle -------------------------------------------------------------------
-
-
-def project_version() -> str:
-    """The project's version, from the installed package's metadata."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sysinspect-wasm-runtime")
-    except PackageNotFoundError:
-        raise BundleError("the project is not installed (its version comes from its metadata): "
-                          "pip install -e . (bash scripts/bootstrap)") from None
 
 
 def register_text(version: str, targets: list[Target]) -> str:
@@ -373,7 +363,8 @@ def bundle(output: Path, targets: list[Target], wheel_dir: Path | None, epoch: i
     """Build the bundle into ``output`` (replaced if it is an earlier bundle); the text of REGISTER.md."""
     from sysinspect_wasm_runtime.manual import spec_document, to_yaml
 
-    version = project_version()
+    version = installed_version("sysinspect-wasm-runtime", "the bundle's version is the project's, from its "
+                                "metadata (bash scripts/bootstrap installs it)")
     if output.exists():
         if not (output / "REGISTER.md").is_file() and any(output.iterdir()):
             raise BundleError(f"{output} exists and is not an earlier bundle (no REGISTER.md): give an empty or new folder")

@@ -370,12 +370,18 @@ def part_name(artifact: str, index: int) -> str:
     return f".{artifact[: -len(SUFFIX)]}.{index}{PART_SUFFIX}"
 
 
+def _split_hidden(name: str, suffix: str) -> tuple[str, str]:
+    """``(head, last field)`` of a hidden cache file's name ``.<head>.<field><suffix>``; ``("", "")`` for another name."""
+    if not name.startswith(".") or not name.endswith(suffix):
+        return "", ""
+    head, _, field = name[1 : -len(suffix)].rpartition(".")
+    return head, field
+
+
 def parse_part_name(name: str) -> str | None:
     """The artifact's file name when ``name`` is one of its parts' names, else ``None``."""
-    if not name.startswith(".") or not name.endswith(PART_SUFFIX):
-        return None
-    stem, _, index = name[1 : -len(PART_SUFFIX)].rpartition(".")
-    if not index.isdigit() or not index.isascii() or parse_artifact_name(stem + SUFFIX) is None:
+    stem, index = _split_hidden(name, PART_SUFFIX)
+    if not stem or not index.isdigit() or not index.isascii() or parse_artifact_name(stem + SUFFIX) is None:
         return None
     return stem + SUFFIX
 
@@ -452,25 +458,24 @@ def verify(fd: int, size: int, key: bytes | None, dfd: int | None = None,
     else:
         if dfd is None:
             raise Damaged("in parts, and its folder is unknown")
-        try:
-            manifest = json.loads(meta)
-        except ValueError:
-            raise Damaged("garbled (unreadable manifest)") from None
-        if not isinstance(manifest, dict):
-            raise Damaged("garbled (unreadable manifest)")
-        payload, crc = _read_parts(dfd, artifact, _part_lengths(manifest, payload_len), crc)
+        payload, crc = _read_parts(dfd, artifact, _part_lengths(_json_object(meta), payload_len), crc)
     if zlib.crc32(meta, crc) != checksum:
         raise Damaged("garbled (checksum mismatch)")
     return found, _manifest(meta), payload
 
 
-def _manifest(meta: bytes) -> dict[str, Any]:
+def _json_object(meta: bytes) -> dict[str, Any]:
     try:
         manifest = json.loads(meta)
     except ValueError:
         raise Damaged("garbled (unreadable manifest)") from None
     if not isinstance(manifest, dict):
         raise Damaged("garbled (unreadable manifest)")
+    return manifest
+
+
+def _manifest(meta: bytes) -> dict[str, Any]:
+    manifest = _json_object(meta)
     guards, note = manifest.get("guards"), manifest.get("note")
     if not isinstance(guards, list) or not all(type(g) is int for g in guards) or not isinstance(note, str):
         raise Damaged("garbled (manifest without guards or note)")
@@ -566,9 +571,7 @@ def memo_name(module_id: str, source: str) -> str:
 
 def parse_memo_name(name: str) -> str | None:
     """The module id when ``name`` is a memo file's name, else ``None``."""
-    if not name.startswith(".") or not name.endswith(MEMO_SUFFIX):
-        return None
-    module_id, _, crc = name[1 : -len(MEMO_SUFFIX)].rpartition(".")
+    module_id, crc = _split_hidden(name, MEMO_SUFFIX)
     if not module_id or len(crc) != 8 or crc.strip("0123456789abcdef"):
         return None
     return module_id
