@@ -331,8 +331,31 @@ def test_the_old_form_and_a_dotted_id(sharelib: Sharelib) -> None:
     assert "net.probe" in listed["data"]["modules"] and "textreport-go" in listed["data"]["modules"]
 
 
-def test_the_launcher_runs_the_system_python_isolated(sharelib: Sharelib, tmp_path: Path) -> None:
-    """Seen from outside while a guest runs: the process the launcher became, and what it ignores."""
+def watch_a_running_call(sharelib: Sharelib, env: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
+    """``(argv of the process the launcher became, the answer)`` for a call of an endless guest stopped by its
+    timeout: the process is looked at from outside while the guest runs."""
+    request = json.dumps({"arguments": {"rt.mod": "fault-loop-c", "rt.backend": "pywasm"}, "timeout": 2,
+                          "config": {"path.sharelib": str(sharelib.root)}}).encode()
+    child = subprocess.Popen([str(sharelib.root / "modules" / "runtime" / "wasm")], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/",
+                             preexec_fn=minion_spawn())
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    child.stdin.write(request)
+    child.stdin.close()
+    deadline = time.monotonic() + 20
+    argv: list[str] = []
+    while time.monotonic() < deadline and "-I" not in argv:
+        argv = Path(f"/proc/{child.pid}/cmdline").read_bytes().decode().split("\0")
+        time.sleep(0.05)
+    out, err = child.stdout.read(), child.stderr.read()
+    child.wait(timeout=60)
+    answer = answer_of(subprocess.CompletedProcess(child.args, child.returncode, out, err))
+    assert answer["retcode"] == 5 and "timeout" in answer["message"], answer
+    return argv, answer
+
+
+def test_the_launcher_runs_the_system_python_isolated(sharelib: Sharelib) -> None:
+    """The process the launcher became, and what it ignores."""
     imposter = Path(tempfile.mkdtemp(prefix="sysinspect-imposter-"))
     try:
         # PYTHONPATH comes before the standard library on sys.path: a json.py there would shadow the real one;
@@ -343,32 +366,96 @@ def test_the_launcher_runs_the_system_python_isolated(sharelib: Sharelib, tmp_pa
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("raise SystemExit('imposter imported')\n")
         env = minion_env(PYTHONPATH=str(imposter / "pythonpath"), HOME=str(imposter / "home"), PYTHONHOME="/nowhere")
-        request = json.dumps({"arguments": {"rt.mod": "fault-loop-c", "rt.backend": "pywasm"}, "timeout": 2,
-                              "config": {"path.sharelib": str(sharelib.root)}}).encode()
-        child = subprocess.Popen([str(sharelib.root / "modules" / "runtime" / "wasm")], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd="/",
-                                 preexec_fn=minion_spawn())
-        assert child.stdin is not None
-        child.stdin.write(request)
-        child.stdin.close()
-        deadline = time.monotonic() + 20
-        argv: list[str] = []
-        while time.monotonic() < deadline:
-            argv = Path(f"/proc/{child.pid}/cmdline").read_bytes().decode().split("\0")
-            if "-I" in argv:
-                break
-            time.sleep(0.05)
-        assert child.stdout is not None and child.stderr is not None
-        out, err = child.stdout.read(), child.stderr.read()
-        child.wait(timeout=60)
-        answer = answer_of(subprocess.CompletedProcess(child.args, child.returncode, out, err))
-        assert answer["retcode"] == 5 and "timeout" in answer["message"], answer
+        argv, _ = watch_a_running_call(sharelib, env)
         python = os.path.realpath(argv[0])
         assert python.startswith("/usr/bin/python3"), argv  # Debian's own, found on the system PATH
         assert argv[1:4] == ["-I", "-S", "-B"], argv
         assert argv[4].startswith(str(sharelib.root / "lib" / "runtime" / "wasm-runtime")) and argv[5:7] == ["linux-x86_64", "--"]
     finally:
         shutil.rmtree(imposter, ignore_errors=True)
+
+
+PYENV = Path("/root/.pyenv/versions")
+
+
+def pyenv_python(minor: str) -> Path:
+    found = sorted(PYENV.glob(f"3.{minor}.*/bin/python3.{minor}"))
+    if not found:
+        pytest.skip(f"needs a Python 3.{minor} (pyenv's, on this machine) besides the system's")
+    return found[-1]
+
+
+def test_the_launcher_takes_the_newest_python_and_runs_on_it(sharelib: Sharelib) -> None:
+    """python3.13 before python3.12 before the system's python3.11, on PATH before /usr/bin: and the runtime
+    runs on 3.13 (without bytecode for it: the sources are compiled in memory, nothing is written)."""
+    newer = Path(tempfile.mkdtemp(prefix="sysinspect-pythons-"))
+    try:
+        for minor in ("12", "13"):
+            (newer / f"python3.{minor}").symlink_to(pyenv_python(minor))
+        argv, _ = watch_a_running_call(sharelib, minion_env(PATH=f"{newer}:{minion_env()['PATH']}"))
+        assert argv[0] == str(newer / "python3.13"), argv
+        before = sharelib.files()
+        answer = call(sharelib, model_call("wasm.osrelease-go", {"key": "ID"}, ["nohello"]),
+                      env=minion_env(PATH=f"{newer}:{minion_env()['PATH']}"))
+        assert answer["retcode"] == 0 and answer["data"]["ID"] == os_release("ID"), answer
+        assert {p for p in sharelib.files() - before if not p.name.endswith(".cwasm")} == set()  # no bytecode
+    finally:
+        shutil.rmtree(newer, ignore_errors=True)
+
+
+def test_a_python3_older_than_3_11_answers_with_a_modresponse(sharelib: Sharelib) -> None:
+    """The only interpreter left is an old python3 (a folder holding it mounted over /usr/bin, in a private mount
+    namespace): boot.py, which any Python 3 can read, answers."""
+    old = pyenv_python("10")
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux)")
+    folders = Path(tempfile.mkdtemp(prefix="sysinspect-oldpython-"))
+    try:
+        (folders / "bin").mkdir()
+        (folders / "empty").mkdir()
+        (folders / "bin" / "python3").symlink_to(old)
+        launcher = sharelib.root / "modules" / "runtime" / "wasm"
+        script = (f"mount --bind {folders / 'empty'} /usr/local/bin && mount --bind {folders / 'bin'} /usr/bin && "
+                  f"exec {launcher}")
+        answer = call(sharelib, model_call("wasm.osrelease-c"), command=["unshare", "-m", "/bin/sh", "-c", script])
+        assert answer["retcode"] == 4, answer
+        assert "needs Python 3.11 or newer" in answer["message"] and "/usr/bin/python3 is Python 3.10" in answer["message"]
+    finally:
+        shutil.rmtree(folders, ignore_errors=True)
+
+
+def test_without_its_library_tree_the_launcher_says_what_to_publish(bundle: Path) -> None:
+    root = Path(tempfile.mkdtemp(prefix="sysinspect-notree-"))
+    try:
+        bare = Sharelib(root)
+        bare._write(bundle / "linux-x86_64" / "wasm-runtime", root / "modules" / "runtime" / "wasm", 0o755)
+        answer = call(bare, model_call("wasm.osrelease-c"))
+        assert answer["retcode"] == 4, answer
+        message = answer["message"]
+        assert f"{root}/lib/runtime/wasm-runtime/{project_version()}/boot.py" in message, message
+        assert "sysinspect module -A --path DIR/lib -l" in message, message
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_an_offline_build_takes_the_wheels_from_a_folder(bundle: Path, tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    done = subprocess.run([str(RUNTIME), "bundle", "--output", str(tmp_path / "b"), "--target", "linux-arm64",
+                           "--wheel-dir", str(wheels)], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 1 and "no wasmtime" in done.stderr and "pip download" in done.stderr, done.stderr
+    cached = sorted((Path.home() / ".cache" / "sysinspect-wasm-runtime" / "wheels").glob(
+        f"wasmtime-{version('wasmtime')}-*aarch64*.whl"))
+    assert cached, "the bundle fixture downloaded the aarch64 wheel into the operator's cache"
+    shutil.copy(cached[0], wheels)
+    build_args = ("--wheel-dir", str(wheels), *(a for t in ALL_TARGETS for a in ("--target", t)))
+    done = subprocess.run([str(RUNTIME), "bundle", "--output", str(tmp_path / "b"), *build_args],
+                          capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, done.stderr
+    digest_tree = importlib.import_module("sysinspect_wasm_launcher.bundle").digest_tree
+    assert digest_tree(tmp_path / "b") == digest_tree(bundle)
 
 
 def test_a_go_module_past_the_size_limit_loads_on_its_second_call(sharelib: Sharelib, trace: Trace) -> None:
