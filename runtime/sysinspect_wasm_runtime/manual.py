@@ -8,6 +8,8 @@ its RUNTIME ARGUMENTS and RUNTIME OPTIONS sections, so the two cannot drift.
 
 from __future__ import annotations
 
+from typing import Any
+
 MANUAL = """\
 WASM-RUNTIME(1)                    Sysinspect                    WASM-RUNTIME(1)
 
@@ -193,7 +195,7 @@ def _section(title: str) -> list[tuple[str, str]]:
     return [(name, " ".join(text)) for name, text in entries]
 
 
-def spec_document(version: str) -> dict[str, object]:
+def spec_document(version: str) -> dict[str, Any]:
     """The runtime's module documentation (Sysinspect's module-doc format), for the launcher's ``.spec`` sidecar."""
     arguments = [{"name": name, "type": _TYPES.get(name, "string"), "required": False, "description": text}
                  for name, text in _section("RUNTIME ARGUMENTS (\"args\")")]
