@@ -515,10 +515,19 @@ def test_the_pywasm_only_payload_runs_a_corpus_module(sharelib: Sharelib) -> Non
         assert any("ran on the pywasm backend" in w for w in answer["warning"]), answer
 
 
-def test_the_manual_through_the_launcher(sharelib: Sharelib) -> None:
-    done = subprocess.run([str(sharelib.root / "modules" / "runtime" / "wasm"), "-m"], capture_output=True, text=True,
-                          env=minion_env(), timeout=60, check=False)
+def test_the_command_line_through_the_launcher(sharelib: Sharelib) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(sharelib.root / "modules" / "runtime" / "wasm"), *args], capture_output=True,
+                              text=True, env=minion_env(), timeout=60, check=False)
+
+    done = run("-m")
     assert done.returncode == 0 and "runtime.wasm - run WebAssembly" in done.stdout and "module: wasm.<id>" in done.stdout
+    listed = run("-l", "-s", str(sharelib.root))
+    assert listed.returncode == 0 and "textreport-go" in listed.stdout, listed.stderr
+    for tool in ("diff", "bundle"):  # build and test tools, left out of the deployed tree: a clear error
+        left_out = run(tool, "--help")
+        assert left_out.returncode == 1 and "Traceback" not in left_out.stderr, left_out.stderr
+        assert "not installed here" in left_out.stderr or "not part of a deployed runtime" in left_out.stderr
 
 
 def test_without_any_python_the_launcher_answers_itself(sharelib: Sharelib, tmp_path: Path) -> None:

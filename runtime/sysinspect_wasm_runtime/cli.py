@@ -499,8 +499,11 @@ def _delegated(args: list[str]) -> int | None:
     if not args or args[0] not in DELEGATED:
         return None
     if args[0] == "diff":
-        from sysinspect_wasm_differential.cli import main as diff_main
-
+        try:
+            from sysinspect_wasm_differential.cli import main as diff_main
+        except ImportError as exc:  # a deployed runtime (wasm-runtime bundle) leaves the tester out
+            return _fail(f"diff needs the differential tester, which is not installed here ({exc}); "
+                         "run it where the whole project is installed", 1)
         return diff_main(args[1:])
     if args[0] == "bundle":
         import importlib
