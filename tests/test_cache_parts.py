@@ -99,6 +99,13 @@ def test_an_artifact_past_the_size_limit_is_stored_in_parts_and_loaded(folder: P
     assert load(folder, trace, fsize=None)["status"] == cache.LOADED  # a process without the limit loads them too
 
 
+def test_a_limit_that_would_need_too_many_parts_runs_uncached_with_a_warning(folder: Path, tmp_path: Path) -> None:
+    answer = load(folder, tmp_path / "trace", fsize=16 * 1024)  # about 80 parts of 16 KiB
+    assert answer["status"] == cache.UNCACHED and heads(folder) == [] and parts(folder) == [], answer
+    assert any("RLIMIT_FSIZE" in str(w) and f"more than {cache.MAX_PARTS} parts" in str(w)
+               for w in answer["warnings"]), answer  # type: ignore[attr-defined]
+
+
 def test_without_a_limit_the_artifact_is_one_file(folder: Path, tmp_path: Path) -> None:
     assert load(folder, tmp_path / "trace", fsize=None)["status"] == cache.COMPILED
     assert len(heads(folder)) == 1 and parts(folder) == []

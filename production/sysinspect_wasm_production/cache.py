@@ -92,6 +92,7 @@ cold cache thus compile once; the others wait and load what it stored.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -130,6 +131,8 @@ PARTED_FORMAT = 3
 PART_SUFFIX = ".part" + SUFFIX
 PART_BYTES_MAX = 10 * 1024 * 1024
 """Largest part file: a root minion spawns modules with RLIMIT_FSIZE at 10 MiB (PROTOCOL.md 5.4)."""
+MAX_PARTS = 64
+"""Most parts an artifact is split into: a limit so small that it needs more is not worth caching under."""
 PRIVATE_ROOT = "/var/tmp"
 """Where an unprivileged user's private cache folder ``sysinspect-wasm-<uid>`` is made: outside the sharelib
 (a sync deletes what it does not list there), kept across reboots, and writable by every user."""
@@ -388,8 +391,8 @@ def parse_part_name(name: str) -> str | None:
 
 def _part_lengths(manifest: dict[str, Any], payload_len: int) -> list[int]:
     parts = manifest.get("parts")
-    if (not isinstance(parts, list) or not parts or not all(type(n) is int and 0 < n <= PART_BYTES_MAX for n in parts)
-            or sum(parts) != payload_len):
+    if (not isinstance(parts, list) or not 0 < len(parts) <= MAX_PARTS
+            or not all(type(n) is int and 0 < n <= PART_BYTES_MAX for n in parts) or sum(parts) != payload_len):
         raise Damaged("garbled (its manifest does not describe its parts)")
     return parts
 
@@ -969,13 +972,21 @@ def _store(dfd: int, stem: str, key: bytes, program: Program, manifest: dict[str
     else:
         # parts first, the artifact file last: a reader sees no artifact or a whole one
         size = min(limit, PART_BYTES_MAX)
+        if -(-len(payload) // size) > MAX_PARTS:
+            raise OSError(errno.EFBIG, f"the process may write files of at most {limit} bytes (RLIMIT_FSIZE), and "
+                                       f"{len(payload)} bytes of native code would need more than {MAX_PARTS} parts")
         view = memoryview(payload)
         pieces = [view[at : at + size] for at in range(0, len(payload), size)]
         meta = json.dumps({**manifest, "parts": [len(piece) for piece in pieces]}, sort_keys=True).encode()
-        for index, piece in enumerate(pieces):
-            _write_whole(dfd, stem, part_name(artifact, index), (piece,))
         checksum = zlib.crc32(meta, zlib.crc32(payload))
-        _write_whole(dfd, stem, artifact, (meta, FOOTER.pack(PARTED_FORMAT, len(meta), len(payload), key, checksum, MAGIC)))
+        try:
+            for index, piece in enumerate(pieces):
+                _write_whole(dfd, stem, part_name(artifact, index), (piece,))
+            _write_whole(dfd, stem, artifact, (meta, FOOTER.pack(PARTED_FORMAT, len(meta), len(payload), key, checksum,
+                                                                 MAGIC)))
+        except BaseException:  # (this artifact did not load, or no one would be storing it: its parts are no loss)
+            _remove_parts(dfd, artifact, 0)
+            raise
         _remove_parts(dfd, artifact, len(pieces))
     with contextlib.suppress(OSError):  # not every file system can sync a folder
         os.fsync(dfd)
