@@ -40,8 +40,10 @@ Parts. A process may not write a file past its ``RLIMIT_FSIZE`` (a root
 minion sets 10 MiB, soft and hard, and a standard-Go module's native code is
 larger). When a whole artifact would pass that limit, the native code goes
 into part files ``.<stem>.<n>.part.cwasm`` of at most the limit (and at most
-:data:`PART_BYTES_MAX`) and the artifact file itself holds only the manifest
-(with the parts' lengths) and the footer, in :data:`PARTED_FORMAT`. Every
+:data:`PART_BYTES_MAX`; no more than :data:`MAX_PARTS` of them, else the
+module runs uncached with a warning) and the artifact file itself holds only
+the manifest (with the parts' lengths) and the footer, in
+:data:`PARTED_FORMAT`. Every
 part is opened and checked like an artifact (regular file, owner, mode, no
 symlink, its length), read into memory while its checksum is computed, and
 wasmtime deserializes those checked bytes: memory, not a file, because
