@@ -472,6 +472,13 @@ def test_a_go_module_past_the_size_limit_loads_on_its_second_call(sharelib: Shar
     assert trace.events("textreport-go") == ["compiled", "loaded"]
 
 
+def test_a_header_larger_than_the_file_size_limit_reaches_the_guest(sharelib: Sharelib) -> None:
+    """The guest's stdin (the header) is larger than any file the process may write: it goes through a pipe."""
+    answer = call(sharelib, model_call("wasm.headerinfo-c", {"blob": "x" * (FSIZE_LIMIT + (1 << 20)),
+                                                             "rt.backend": "wasmtime"}))
+    assert answer["retcode"] == 0 and answer["data"]["header_is_stdin"] is True, answer
+
+
 def test_an_unprivileged_uid_gets_a_private_cache(sharelib: Sharelib, trace: Trace) -> None:
     before = sharelib.files()
     state = model_call("wasm.osrelease-go", {"key": "ID"}, ["nohello"])
