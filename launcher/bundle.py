@@ -359,6 +359,12 @@ def register_text(version: str, targets: list[Target]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def wheel_cache() -> Path:
+    """Where downloaded wheels are kept: the operator's own cache, not a shared temporary folder (a wheel someone
+    else put there would ship their code to every minion)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sysinspect-wasm-runtime" / "wheels"
+
+
 def bundle(output: Path, targets: list[Target], wheel_dir: Path | None, epoch: int) -> str:
     """Build the bundle into ``output`` (replaced if it is an earlier bundle); the text of REGISTER.md."""
     from sysinspect_wasm_runtime.manual import spec_document, to_yaml
@@ -369,9 +375,7 @@ def bundle(output: Path, targets: list[Target], wheel_dir: Path | None, epoch: i
         if not (output / "REGISTER.md").is_file() and any(output.iterdir()):
             raise BundleError(f"{output} exists and is not an earlier bundle (no REGISTER.md): give an empty or new folder")
         shutil.rmtree(output)
-    # the operator's own cache, not a shared temporary folder: a wheel someone else put there would ship their code
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sysinspect-wasm-runtime" / "wheels"
-    tree = library_tree(version, targets, wheel_dir, cache)
+    tree = library_tree(version, targets, wheel_dir, wheel_cache())
     output.mkdir(parents=True)
     tree.write(output, epoch)
     spec = to_yaml(spec_document(version)).encode()

@@ -446,16 +446,15 @@ def test_an_offline_build_takes_the_wheels_from_a_folder(bundle: Path, tmp_path:
     done = subprocess.run([str(RUNTIME), "bundle", "--output", str(tmp_path / "b"), "--target", "linux-arm64",
                            "--wheel-dir", str(wheels)], capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 1 and "no wasmtime" in done.stderr and "pip download" in done.stderr, done.stderr
-    cached = sorted((Path.home() / ".cache" / "sysinspect-wasm-runtime" / "wheels").glob(
-        f"wasmtime-{version('wasmtime')}-*aarch64*.whl"))
+    launcher_bundle = importlib.import_module("sysinspect_wasm_launcher.bundle")
+    cached = sorted(launcher_bundle.wheel_cache().glob(f"wasmtime-{version('wasmtime')}-*aarch64*.whl"))
     assert cached, "the bundle fixture downloaded the aarch64 wheel into the operator's cache"
     shutil.copy(cached[0], wheels)
     build_args = ("--wheel-dir", str(wheels), *(a for t in ALL_TARGETS for a in ("--target", t)))
     done = subprocess.run([str(RUNTIME), "bundle", "--output", str(tmp_path / "b"), *build_args],
                           capture_output=True, text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stderr
-    digest_tree = importlib.import_module("sysinspect_wasm_launcher.bundle").digest_tree
-    assert digest_tree(tmp_path / "b") == digest_tree(bundle)
+    assert launcher_bundle.digest_tree(tmp_path / "b") == launcher_bundle.digest_tree(bundle)
 
 
 def test_a_go_module_past_the_size_limit_loads_on_its_second_call(sharelib: Sharelib, trace: Trace) -> None:
