@@ -127,7 +127,7 @@ def zig_command() -> list[str]:
 
 
 def build_launcher(target: Target, version: str, out: Path) -> None:
-    """Cross-build the launcher for ``target`` into ``out`` (mode 0755)."""
+    """Cross-build the launcher for ``target`` into the file ``out`` (checked for its ELF machine)."""
     for ch in version:
         if not (ch.isalnum() or ch in ".-+_"):
             raise BundleError(f"the version {version!r} cannot name the library folder (letters, digits, . - + _ only)")
