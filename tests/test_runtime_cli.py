@@ -93,7 +93,7 @@ def test_help_teaches(tmp_path: Path) -> None:
     done = cli("--help")
     assert done.returncode == 0
     for text in ("protocol mode", "wasm-runtime run ./build/hello.wasm", "--embedded", "-i MODULE", "--sharelib PATH",
-                 "sysinspect module -A", "runtime.wasm-runtime"):
+                 "sysinspect module -A", "runtime.wasm", "wasm-runtime bundle", "module: wasm.<id>"):
         assert text in done.stdout
     run_help = cli("run", "--help")
     assert run_help.returncode == 0 and "KEY:=JSON" in run_help.stdout and "exit status is the response's retcode" in run_help.stdout

@@ -36,6 +36,28 @@ sharelibs. While an artifact is written, ``.<stem>.lock.cwasm`` and
 file the cache makes ends in ``.cwasm``, is never a module (PROTOCOL.md
 1.4), and may be deleted at any time.
 
+Parts. A process may not write a file past its ``RLIMIT_FSIZE`` (a root
+minion sets 10 MiB, soft and hard, and a standard-Go module's native code is
+larger). When a whole artifact would pass that limit, the native code goes
+into part files ``.<stem>.<n>.part.cwasm`` of at most the limit (and at most
+:data:`PART_BYTES_MAX`; no more than :data:`MAX_PARTS` of them, else the
+module runs uncached with a warning) and the artifact file itself holds only
+the manifest (with the parts' lengths) and the footer, in
+:data:`PARTED_FORMAT`. Every
+part is opened and checked like an artifact (regular file, owner, mode, no
+symlink, its length), read into memory while its checksum is computed, and
+wasmtime deserializes those checked bytes: memory, not a file, because
+writing a copy would pass the same limit (a memfd included). Parts are
+written first and the artifact file last, so a reader sees no artifact or a
+complete one.
+
+Private folder. A user other than root who cannot write the module's folder
+(a minion that drops to an unprivileged uid, PROTOCOL.md 5.4) keeps its
+artifacts and memos in ``/var/tmp/sysinspect-wasm-<uid>`` (see
+:func:`private_dir`): made mode 0700, and used only while it is a real folder
+owned by that uid that no one else can enter. The environment is the minion's
+own (``HOME`` is root's), so nothing is taken from it.
+
 Format. wasmtime's serialized module (an ELF object), then a JSON manifest
 (module, content digest, engine material, memory.grow guards, rewriter note,
 the layout facts a run needs: :data:`~.program.LayoutFacts`),
@@ -72,6 +94,7 @@ cold cache thus compile once; the others wait and load what it stored.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import stat
@@ -105,6 +128,16 @@ KEY_CHARS = 16
 """Hex digits of the key in an artifact's name; the full key is in its footer."""
 FORMAT = 2
 """Version of the artifact format; 2 added the layout facts to the manifest."""
+PARTED_FORMAT = 3
+"""The same artifact with its native code in part files (see the module's docstring, Parts)."""
+PART_SUFFIX = ".part" + SUFFIX
+PART_BYTES_MAX = 10 * 1024 * 1024
+"""Largest part file: a root minion spawns modules with RLIMIT_FSIZE at 10 MiB (PROTOCOL.md 5.4)."""
+MAX_PARTS = 64
+"""Most parts an artifact is split into: a limit so small that it needs more is not worth caching under."""
+PRIVATE_ROOT = "/var/tmp"
+"""Where an unprivileged user's private cache folder ``sysinspect-wasm-<uid>`` is made: outside the sharelib
+(a sync deletes what it does not list there), kept across reboots, and writable by every user."""
 MAGIC = b"sysiwasm"
 FOOTER = struct.Struct("<IIQ32sI8s")
 """format, manifest length, payload length, key, CRC-32 of payload and manifest, magic."""
@@ -131,6 +164,10 @@ HASHED = "hashed"
 
 class Damaged(Exception):
     """An artifact that fails its own checks: truncated, garbled, foreign, or refused by wasmtime."""
+
+
+class Untrusted(Damaged):
+    """A part of an artifact that others could have written (see the module's docstring, Trust)."""
 
 
 # Plain classes rather than dataclasses here: this module is imported by every
@@ -262,6 +299,38 @@ def configured_dir(explicit: str | os.PathLike[str] | None) -> tuple[Path | None
     return Path(value), ""
 
 
+def private_dir() -> Path:
+    """The private cache folder of this process's user: ``/var/tmp/sysinspect-wasm-<uid>``."""
+    return Path(PRIVATE_ROOT) / f"sysinspect-wasm-{os.geteuid()}"
+
+
+def cache_folder(source: Path, explicit: str | os.PathLike[str] | None) -> tuple[Path, bool, str]:
+    """``(folder, whether to create it, warning)``: where the artifact of the module file ``source`` lives.
+
+    The configured folder (see :func:`configured_dir`) if there is one; else
+    the module's own folder; else, for a user other than root who cannot
+    write that folder, the user's private folder (:func:`private_dir`).
+    """
+    folder, warning = configured_dir(explicit)
+    if folder is not None:
+        return folder, True, warning
+    beside = Path(os.path.abspath(source)).parent
+    if os.geteuid() == 0 or os.access(beside, os.W_OK):
+        return beside, False, warning
+    private = private_dir()
+    if not os.path.isdir(private):
+        with contextlib.suppress(OSError):
+            os.mkdir(private, 0o700)
+    try:
+        st = os.lstat(private)
+    except OSError as exc:
+        return beside, False, f"cannot make the private compile cache folder {private} ({exc.strerror or exc})"
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        return beside, False, (f"not using {private} as the private compile cache folder: it is not a folder "
+                               f"of uid {os.geteuid()} with mode 0700 ({stat.filemode(st.st_mode)}, uid {st.st_uid})")
+    return private, False, warning
+
+
 def unsafe_reason(st: os.stat_result, what: str) -> str:
     """Why native code in a file or folder with status ``st`` must not be trusted ("" when it may be).
 
@@ -275,53 +344,143 @@ def unsafe_reason(st: os.stat_result, what: str) -> str:
     return ""
 
 
-def _footer(fd: int, size: int) -> tuple[int, int, bytes, int]:
-    """``(payload length, manifest length, key, checksum)`` from the footer of the artifact open at ``fd``."""
+def _footer(fd: int, size: int) -> tuple[int, int, int, bytes, int]:
+    """``(format, payload length, manifest length, key, checksum)`` from the footer of the artifact open at ``fd``."""
     if size < FOOTER.size:
         raise Damaged(f"truncated ({size} bytes, shorter than the cache footer)")
     fmt, meta_len, payload_len, key, checksum, magic = FOOTER.unpack(os.pread(fd, FOOTER.size, size - FOOTER.size))
     if magic != MAGIC:
         raise Damaged("truncated or garbled (no cache footer at its end)")
-    if fmt != FORMAT:
-        raise Damaged(f"written in cache format {fmt}, not {FORMAT}")
-    if payload_len + meta_len != size - FOOTER.size or payload_len == 0:
-        raise Damaged(f"truncated or garbled ({size} bytes, its footer describes {payload_len + meta_len + FOOTER.size})")
-    return payload_len, meta_len, key, checksum
+    if fmt not in (FORMAT, PARTED_FORMAT):
+        raise Damaged(f"written in cache format {fmt}, not {FORMAT} or {PARTED_FORMAT}")
+    held = meta_len + (payload_len if fmt == FORMAT else 0)
+    if held != size - FOOTER.size or payload_len == 0:
+        raise Damaged(f"truncated or garbled ({size} bytes, its footer describes {held + FOOTER.size})")
+    return fmt, payload_len, meta_len, key, checksum
+
+
+def _meta_offset(fmt: int, payload_len: int) -> int:
+    """Where the manifest starts in an artifact file: after the native code, unless that is in parts."""
+    return payload_len if fmt == FORMAT else 0
 
 
 def read_manifest(fd: int, size: int) -> tuple[bytes, dict[str, Any]]:
     """``(key, manifest)`` of the artifact open at ``fd``, checking its footer but not its checksum; raises :class:`Damaged`."""
-    payload_len, meta_len, key, _ = _footer(fd, size)
-    return key, _manifest(os.pread(fd, meta_len, payload_len))
+    fmt, payload_len, meta_len, key, _ = _footer(fd, size)
+    return key, _manifest(os.pread(fd, meta_len, _meta_offset(fmt, payload_len)))
 
 
-def verify(fd: int, size: int, key: bytes | None) -> tuple[bytes, dict[str, Any]]:
-    """``(key, manifest)`` of the artifact open at ``fd`` once its footer, length, key and checksum hold.
+def part_name(artifact: str, index: int) -> str:
+    """The file name of part ``index`` of the artifact named ``artifact``."""
+    return f".{artifact[: -len(SUFFIX)]}.{index}{PART_SUFFIX}"
 
-    ``key=None`` accepts any key. Raises :class:`Damaged`.
+
+def _split_hidden(name: str, suffix: str) -> tuple[str, str]:
+    """``(head, last field)`` of a hidden cache file's name ``.<head>.<field><suffix>``; ``("", "")`` for another name."""
+    if not name.startswith(".") or not name.endswith(suffix):
+        return "", ""
+    head, _, field = name[1 : -len(suffix)].rpartition(".")
+    return head, field
+
+
+def parse_part_name(name: str) -> str | None:
+    """The artifact's file name when ``name`` is one of its parts' names, else ``None``."""
+    stem, index = _split_hidden(name, PART_SUFFIX)
+    if not stem or not index.isdigit() or not index.isascii() or parse_artifact_name(stem + SUFFIX) is None:
+        return None
+    return stem + SUFFIX
+
+
+def _part_lengths(manifest: dict[str, Any], payload_len: int) -> list[int]:
+    parts = manifest.get("parts")
+    if (not isinstance(parts, list) or not 0 < len(parts) <= MAX_PARTS
+            or not all(type(n) is int and 0 < n <= PART_BYTES_MAX for n in parts) or sum(parts) != payload_len):
+        raise Damaged("garbled (its manifest does not describe its parts)")
+    return parts
+
+
+def _read_parts(dfd: int, artifact: str, lengths: list[int], crc: int) -> tuple[bytearray, int]:
+    """The native code in the parts of ``artifact`` in folder ``dfd``, and the running CRC-32 over it.
+
+    Each part must pass the artifacts' rules of trust and have its length;
+    raises :class:`Damaged` (:class:`Untrusted` for a part others could have written).
     """
-    payload_len, meta_len, found, checksum = _footer(fd, size)
+    payload = bytearray(sum(lengths))
+    view = memoryview(payload)
+    offset = 0
+    for index, length in enumerate(lengths):
+        name = part_name(artifact, index)
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
+        except FileNotFoundError:
+            raise Damaged(f"incomplete (its part {name} is missing)") from None
+        except OSError as exc:
+            raise Untrusted(f"its part {name} cannot be opened safely ({exc.strerror or exc})") from None
+        try:
+            st = os.fstat(fd)
+            problem = unsafe_reason(st, f"its part {name}") if stat.S_ISREG(st.st_mode) else f"its part {name} is not a regular file"
+            if problem:
+                raise Untrusted(problem)
+            if st.st_size != length:
+                raise Damaged(f"truncated or garbled (its part {name} has {st.st_size} bytes, not {length})")
+            done = 0
+            while done < length:
+                count = os.preadv(fd, [view[offset + done : offset + length]], done)
+                if not count:
+                    raise Damaged(f"truncated while it was read (part {name})")
+                done += count
+        finally:
+            os.close(fd)
+        crc = zlib.crc32(view[offset : offset + length], crc)
+        offset += length
+    return payload, crc
+
+
+def verify(fd: int, size: int, key: bytes | None, dfd: int | None = None,
+           artifact: str = "") -> tuple[bytes, dict[str, Any], bytearray | None]:
+    """``(key, manifest, native code)`` of the artifact open at ``fd`` once its footer, length, key and checksum hold.
+
+    ``key=None`` accepts any key. The native code is ``None`` for an artifact
+    in one file (wasmtime maps the file itself); for one in parts it is the
+    bytes of its parts, read from folder ``dfd`` (the artifact's own file name
+    is ``artifact``). Raises :class:`Damaged`.
+    """
+    fmt, payload_len, meta_len, found, checksum = _footer(fd, size)
     if key is not None and found != key:
         raise Damaged("built from other module content or by another engine (its key differs)")
-    crc = read = 0
-    for chunk in _chunks(fd, payload_len):
-        crc = zlib.crc32(chunk, crc)
-        read += len(chunk)
-    if read != payload_len:
+    meta_at = _meta_offset(fmt, payload_len)
+    meta = os.pread(fd, meta_len, meta_at)
+    if len(meta) != meta_len:
         raise Damaged("truncated while it was read")
-    meta = os.pread(fd, meta_len, payload_len)
-    if len(meta) != meta_len or zlib.crc32(meta, crc) != checksum:
+    payload: bytearray | None = None
+    crc = read = 0
+    if fmt == FORMAT:
+        for chunk in _chunks(fd, payload_len):
+            crc = zlib.crc32(chunk, crc)
+            read += len(chunk)
+        if read != payload_len:
+            raise Damaged("truncated while it was read")
+    else:
+        if dfd is None:
+            raise Damaged("in parts, and its folder is unknown")
+        payload, crc = _read_parts(dfd, artifact, _part_lengths(_json_object(meta), payload_len), crc)
+    if zlib.crc32(meta, crc) != checksum:
         raise Damaged("garbled (checksum mismatch)")
-    return found, _manifest(meta)
+    return found, _manifest(meta), payload
 
 
-def _manifest(meta: bytes) -> dict[str, Any]:
+def _json_object(meta: bytes) -> dict[str, Any]:
     try:
         manifest = json.loads(meta)
     except ValueError:
         raise Damaged("garbled (unreadable manifest)") from None
     if not isinstance(manifest, dict):
         raise Damaged("garbled (unreadable manifest)")
+    return manifest
+
+
+def _manifest(meta: bytes) -> dict[str, Any]:
+    manifest = _json_object(meta)
     guards, note = manifest.get("guards"), manifest.get("note")
     if not isinstance(guards, list) or not all(type(g) is int for g in guards) or not isinstance(note, str):
         raise Damaged("garbled (manifest without guards or note)")
@@ -341,16 +500,21 @@ def inspect(path: Path) -> ArtifactInfo:
         if not stat.S_ISREG(st.st_mode):
             return ArtifactInfo(path, 0, problem="not a regular file")
         try:
-            key, manifest = verify(fd, st.st_size, None)
+            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                key, manifest, payload = verify(fd, st.st_size, None, dfd, path.name)
+            finally:
+                os.close(dfd)
         except Damaged as exc:
             return ArtifactInfo(path, st.st_size, problem=str(exc))
         except OSError as exc:
             return ArtifactInfo(path, st.st_size, problem=f"cannot be read ({exc.strerror or exc})")
+        size = st.st_size + (len(payload) if payload is not None else 0)
         try:
             unsafe = unsafe_reason(st, "the file") or unsafe_reason(os.stat(path.parent), "its folder")
         except OSError as exc:
             unsafe = f"its folder cannot be checked ({exc.strerror or exc})"
-        return ArtifactInfo(path, st.st_size, key.hex(), manifest, unsafe)
+        return ArtifactInfo(path, size, key.hex(), manifest, unsafe)
     finally:
         os.close(fd)
 
@@ -372,8 +536,7 @@ def load_program_file(handle: EngineHandle, name: str, source: Path,
     Raises :class:`~sysinspect_wasm.errors.ModuleLoadError` when the module
     cannot be read, or is not valid.
     """
-    folder, warning = configured_dir(cache_dir)
-    folder = folder if folder is not None else Path(os.path.abspath(source)).parent
+    folder, _, warning = cache_folder(source, cache_dir)
     try:
         dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
@@ -413,9 +576,7 @@ def memo_name(module_id: str, source: str) -> str:
 
 def parse_memo_name(name: str) -> str | None:
     """The module id when ``name`` is a memo file's name, else ``None``."""
-    if not name.startswith(".") or not name.endswith(MEMO_SUFFIX):
-        return None
-    module_id, _, crc = name[1 : -len(MEMO_SUFFIX)].rpartition(".")
+    module_id, crc = _split_hidden(name, MEMO_SUFFIX)
     if not module_id or len(crc) != 8 or crc.strip("0123456789abcdef"):
         return None
     return module_id
@@ -555,10 +716,8 @@ def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
     meets (unwritable or untrusted folders, damaged artifacts) ends in a
     correct program and, where an operator should know, a warning.
     """
-    folder, warning = configured_dir(cache_dir)
+    folder, create, warning = cache_folder(source, cache_dir)
     warnings = [warning] if warning else []
-    create = folder is not None
-    folder = folder if folder is not None else Path(os.path.abspath(source)).parent
     digest = content_digest(data)
     key = cache_key(digest, handle.settings.fingerprint())
     module_id = module_id_of(source)
@@ -604,8 +763,7 @@ def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
                 else:
                     warnings.append(f"the compiled artifact {artifact} was {again.problem}: "
                                     "it was removed and compiled again")
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(stem + SUFFIX, dir_fd=dfd)
+                    _unlink_artifact(dfd, stem + SUFFIX)
             program = _compile(handle, name, data, stem)
             manifest = {
                 "format": FORMAT,
@@ -670,10 +828,12 @@ def _try_load(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes 
     fd, size = opened
     try:
         try:
-            _, manifest = verify(fd, size, key)
+            _, manifest, payload = verify(fd, size, key, dfd, artifact)
+        except Untrusted as exc:
+            return _Attempt(problem=str(exc), untrusted=True)
         except Damaged as exc:
             return _Attempt(problem=str(exc))
-        return _restore(handle, name, data, fd, manifest)
+        return _restore(handle, name, data, fd, manifest, payload)
     finally:
         os.close(fd)
 
@@ -699,10 +859,13 @@ def _open_artifact(dfd: int, artifact: str) -> tuple[int, int] | _Attempt:
 
 
 def _restore(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes | None], fd: int,
-             manifest: dict[str, Any]) -> _Attempt:
-    """The program in the artifact open (and verified, with ``manifest``) at ``fd``, unless wasmtime refuses it."""
+             manifest: dict[str, Any], payload: bytearray | None) -> _Attempt:
+    """The program in the artifact open (and verified, with ``manifest``) at ``fd``, unless wasmtime refuses it.
+
+    ``payload``: the checked native code of an artifact in parts, deserialized from memory.
+    """
     try:
-        module = _deserialize(handle, fd)
+        module = _deserialize(handle, fd) if payload is None else wasmtime.Module.deserialize(handle.engine, payload)
     except wasmtime.WasmtimeError as exc:
         return _Attempt(problem=f"refused by wasmtime ({summary(str(exc))})")
     facts: LayoutFacts = manifest["layout"]
@@ -766,29 +929,101 @@ def release_lock(dfd: int, name: str, fd: int) -> None:
     _release(dfd, name, fd)
 
 
-def _store(dfd: int, stem: str, key: bytes, program: Program, manifest: dict[str, Any]) -> None:
-    payload = program.module.serialize()
-    meta = json.dumps(manifest, sort_keys=True).encode()
-    checksum = zlib.crc32(meta, zlib.crc32(payload))
-    footer = FOOTER.pack(FORMAT, len(meta), len(payload), key, checksum, MAGIC)
+def _size_limit() -> int | None:
+    """The largest file this process may write (its soft ``RLIMIT_FSIZE``), ``None`` when unlimited."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _write_whole(dfd: int, stem: str, name: str, chunks: tuple[bytes | bytearray | memoryview, ...]) -> None:
+    """Write ``chunks`` to the file ``name`` in folder ``dfd`` through a temporary file, fsync'ed, renamed in place.
+
+    The temporary file is named after the artifact's ``stem`` (whose lock the writer holds), so that ``cache
+    prune`` sees it belongs to a compilation under way.
+    """
     temp = f".{stem}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dfd)
     try:
         try:
-            for chunk in (payload, meta, footer):
+            for chunk in chunks:
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view):]
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.rename(temp, stem + SUFFIX, src_dir_fd=dfd, dst_dir_fd=dfd)
+        os.rename(temp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=dfd)
         raise
+
+
+def _store(dfd: int, stem: str, key: bytes, program: Program, manifest: dict[str, Any]) -> None:
+    payload = program.module.serialize()
+    artifact = stem + SUFFIX
+    limit = _size_limit()
+    whole = len(payload) + FOOTER.size + len(json.dumps(manifest, sort_keys=True).encode())
+    if limit is None or whole <= limit:
+        meta = json.dumps(manifest, sort_keys=True).encode()
+        checksum = zlib.crc32(meta, zlib.crc32(payload))
+        _write_whole(dfd, stem, artifact, (payload, meta, FOOTER.pack(FORMAT, len(meta), len(payload), key, checksum, MAGIC)))
+        _remove_parts(dfd, artifact, 0)
+    else:
+        # parts first, the artifact file last: a reader sees no artifact or a whole one
+        size = min(limit, PART_BYTES_MAX)
+        if -(-len(payload) // size) > MAX_PARTS:
+            raise OSError(errno.EFBIG, f"the process may write files of at most {limit} bytes (RLIMIT_FSIZE), and "
+                                       f"{len(payload)} bytes of native code would need more than {MAX_PARTS} parts")
+        view = memoryview(payload)
+        pieces = [view[at : at + size] for at in range(0, len(payload), size)]
+        meta = json.dumps({**manifest, "parts": [len(piece) for piece in pieces]}, sort_keys=True).encode()
+        checksum = zlib.crc32(meta, zlib.crc32(payload))
+        try:
+            for index, piece in enumerate(pieces):
+                _write_whole(dfd, stem, part_name(artifact, index), (piece,))
+            _write_whole(dfd, stem, artifact, (meta, FOOTER.pack(PARTED_FORMAT, len(meta), len(payload), key, checksum,
+                                                                 MAGIC)))
+        except BaseException:  # (this artifact did not load, or no one would be storing it: its parts are no loss)
+            _remove_parts(dfd, artifact, 0)
+            raise
+        _remove_parts(dfd, artifact, len(pieces))
     with contextlib.suppress(OSError):  # not every file system can sync a folder
         os.fsync(dfd)
+
+
+def _remove_parts(dfd: int, artifact: str, keep: int) -> None:
+    """Remove the parts of ``artifact`` from number ``keep`` on (left by an earlier artifact of the same name)."""
+    index = keep
+    while True:
+        try:
+            os.unlink(part_name(artifact, index), dir_fd=dfd)
+        except OSError:  # the first one missing ends the list
+            return
+        index += 1
+
+
+def remove_parts(artifact: Path) -> list[Path]:
+    """Remove the parts of the artifact at path ``artifact`` (for ``cache prune`` and ``clear``); the ones removed."""
+    removed: list[Path] = []
+    index = 0
+    while True:
+        part = artifact.with_name(part_name(artifact.name, index))
+        try:
+            part.unlink()
+        except OSError:
+            return removed
+        removed.append(part)
+        index += 1
+
+
+def _unlink_artifact(dfd: int, artifact: str) -> None:
+    """Remove the artifact ``artifact`` in folder ``dfd`` and its parts, if any."""
+    with contextlib.suppress(OSError):
+        os.unlink(artifact, dir_fd=dfd)
+    _remove_parts(dfd, artifact, 0)
 
 
 def engine_identity(material: dict[str, Any]) -> dict[str, Any]:
@@ -824,8 +1059,7 @@ def _remove_superseded(dfd: int, module_id: str, keep: str, manifest: dict[str, 
         engine = other.get("engine")
         if other.get("module_sha256") != manifest["module_sha256"] or (
                 not isinstance(engine, dict) or engine_identity(engine) != identity):
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=dfd)
+            _unlink_artifact(dfd, name)
 
 
 def _trace(event: str, stem: str) -> None:

@@ -164,11 +164,15 @@ def _cache_folder(ns: argparse.Namespace) -> Path | None:
 
 
 def _folders(ns: argparse.Namespace) -> list[Path]:
-    """The module folder and, when one is configured, the cache folder."""
+    """The module folder and, when one is configured, the cache folder; for a user other than root, its private
+    folder too, when it has one (the runtime keeps artifacts there when it cannot write the module folder)."""
     folders = [_module_folder(ns)]
     configured = _cache_folder(ns)
     if configured is not None and configured not in folders:
         folders.append(configured)
+    private = cache.private_dir()
+    if configured is None and os.geteuid() != 0 and private.is_dir():
+        folders.append(private)
     return folders
 
 
@@ -334,7 +338,8 @@ def _others(folder: Path) -> list[str]:
     except OSError:
         return []
     return [name for name in names if name.endswith(cache.SUFFIX) and cache.parse_artifact_name(name) is None
-            and cache.parse_memo_name(name) is None and not name.endswith((cache.LOCK_SUFFIX, cache.TEMP_SUFFIX))]
+            and cache.parse_memo_name(name) is None and cache.parse_part_name(name) is None
+            and not name.endswith((cache.LOCK_SUFFIX, cache.TEMP_SUFFIX))]
 
 
 def _memos(folder: Path) -> list[tuple[Path, bool]]:
@@ -444,6 +449,11 @@ def _remove(ns: argparse.Namespace, choose: Callable[[Path], list[tuple[Path, in
                 removed += 1
                 freed += size
                 print(f"{verb} {path} ({_size(size)}{', ' + reason if reason else ''})")
+                if not ns.dry_run:
+                    cache.remove_parts(path)
+        for path in _orphan_parts(folder):
+            if unlink(path):
+                print(f"{verb} {path} (a part of an artifact that is gone)")
         for path in memos(folder):
             if unlink(path):
                 print(f"{verb} {path} (a remembered module digest)")
@@ -451,6 +461,21 @@ def _remove(ns: argparse.Namespace, choose: Callable[[Path], list[tuple[Path, in
             print(f"{verb} {path} (left over from an interrupted compilation)")
     print(f"{verb} {removed} artifact{'s' if removed != 1 else ''}, {_size(freed)}")
     return 1 if failures else 0
+
+
+def _orphan_parts(folder: Path) -> list[Path]:
+    """Part files in ``folder`` whose artifact file is gone and that no compilation is writing (parts are written
+    before their artifact file, under the artifact's lock file, which exists only while a compilation runs)."""
+    try:
+        names = set(os.listdir(folder))
+    except OSError:
+        return []
+    found = []
+    for name in sorted(names):
+        artifact = cache.parse_part_name(name)
+        if artifact is not None and artifact not in names and f".{artifact[: -len(cache.SUFFIX)]}{cache.LOCK_SUFFIX}" not in names:
+            found.append(folder / name)
+    return found
 
 
 def _leftovers(folder: Path, *, dry_run: bool) -> list[Path]:

@@ -14,6 +14,8 @@ result. A process that exits meanwhile takes the thread down with it.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import time
 from typing import TYPE_CHECKING
@@ -173,7 +175,11 @@ def _stdin_from(wasi: wasmtime.WasiConfig, data: bytes) -> None:
                 return
             finally:
                 os.close(fd)
-        except (OSError, wasmtime.WasmtimeError):
+        except OSError as exc:
+            if exc.errno == errno.EFBIG:  # past RLIMIT_FSIZE (a minion sets 10 MiB): no file will do
+                _stdin_pipe(wasi, data)
+                return
+        except wasmtime.WasmtimeError:
             pass
     import tempfile
 
@@ -186,6 +192,26 @@ def _stdin_from(wasi: wasmtime.WasiConfig, data: bytes) -> None:
         wasi.stdin_file = path  # the open descriptor outlives the name
     finally:
         os.unlink(path)
+
+
+def _stdin_pipe(wasi: wasmtime.WasiConfig, data: bytes) -> None:
+    """``data`` as the guest's standard input through a pipe, fed by a thread: for input larger than the files the
+    process may write (PROTOCOL.md 5.4). A pipe is not a file, so the limit does not apply to it."""
+    import threading
+
+    read_end, write_end = os.pipe()
+    os.set_inheritable(read_end, False)
+
+    def feed() -> None:
+        with contextlib.suppress(OSError):  # the guest may stop reading (or end) before it read everything
+            _write_all(write_end, data)
+        os.close(write_end)
+
+    try:
+        wasi.stdin_file = f"/proc/self/fd/{read_end}"  # wasmtime opens it now; a writer exists, so it does not wait
+    finally:
+        os.close(read_end)
+    threading.Thread(target=feed, name="sysinspect-wasm-stdin", daemon=True).start()
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -1,4 +1,4 @@
-"""Sysinspect's Wasm runtime module (``runtime.wasm-runtime``) in Python.
+"""Sysinspect's Wasm runtime module (``runtime.wasm``; the tutorial's ``runtime.wasm-runtime``) in Python.
 
 A minion spawns ``wasm-runtime`` once per action, writes one JSON request to
 its standard input and reads one JSON response line from its standard output;

@@ -23,6 +23,7 @@ DELEGATED = {
     "diff": "compare the wasmtime and pywasm backends on one module (see 'wasm-runtime diff --help')",
     "precompile": "prepare every module of a sharelib ahead of time (after a sync): native code, or with --backend pywasm decoded modules",
     "cache": "list, prune or clear the cached .cwasm artifacts of both backends (see 'wasm-runtime cache --help')",
+    "bundle": "write the launchers and library tree a SysMaster registers (see 'wasm-runtime bundle --help')",
 }
 """Commands implemented by other packages of the project; their own parsers read the arguments."""
 
@@ -194,7 +195,7 @@ def protocol_mode() -> int:
 # -- the command line -------------------------------------------------------
 
 DESCRIPTION = """\
-Sysinspect's Wasm runtime module (runtime.wasm-runtime), in Python.
+Sysinspect's Wasm runtime module (runtime.wasm), in Python.
 
 Without arguments it speaks the module protocol: one JSON request on standard
 input, one JSON response line on standard output, exit status 0. That is how
@@ -218,9 +219,11 @@ developer mode (no Sysinspect needed):
   wasm-runtime run hello --request saved-request.json --host-json host.json
   See 'wasm-runtime run --help'.
 
-register it on a SysMaster:
-  sysinspect module -A --path $(command -v wasm-runtime) \\
-      --name "runtime.wasm-runtime" --descr "Wasm runtime"
+register it on a SysMaster (an ELF launcher per target, and its library tree):
+  wasm-runtime bundle --output ./bundle        (see ./bundle/REGISTER.md)
+  sysinspect module -A --path ./bundle/linux-x86_64/wasm-runtime --name runtime.wasm
+  sysinspect module -A --path ./bundle/lib -l
+  in models: module: wasm.<id>   (older form: module: runtime.wasm-runtime, args: {rt.mod: <id>})
 """
 
 RUN_DESCRIPTION = """\
@@ -498,9 +501,22 @@ def _delegated(args: list[str]) -> int | None:
     if not args or args[0] not in DELEGATED:
         return None
     if args[0] == "diff":
-        from sysinspect_wasm_differential.cli import main as diff_main
-
+        try:
+            from sysinspect_wasm_differential.cli import main as diff_main
+        except ImportError as exc:  # a deployed runtime (wasm-runtime bundle) leaves the tester out
+            return _fail(f"diff needs the differential tester, which is not installed here ({exc}); "
+                         "run it where the whole project is installed", 1)
         return diff_main(args[1:])
+    if args[0] == "bundle":
+        import importlib
+
+        try:  # by name: the package's folder (launcher/) is not its import name, as for the corpus
+            bundle = importlib.import_module("sysinspect_wasm_launcher.bundle")
+        except ImportError as exc:
+            return _fail(f"bundle is a build tool of the installed project, not part of a deployed runtime ({exc}); "
+                         "run it on the SysMaster where the project is installed", 1)
+        status: int = bundle.main(args[1:])
+        return status
     from .referencecache import run as cache_main  # the native cache's commands, with the pywasm backend's files
 
     return cache_main(args)

@@ -1,12 +1,20 @@
-"""The runtime's own manual, printed by ``wasm-runtime --man``."""
+"""The runtime's own manual, printed by ``wasm-runtime --man``, and the module-doc ``.spec`` made from it.
+
+The manual is the one source of the runtime's arguments and options: the
+``.spec`` sidecar a SysMaster reads when the launcher is registered
+(:func:`spec_document`, written by ``wasm-runtime bundle``) takes them from
+its RUNTIME ARGUMENTS and RUNTIME OPTIONS sections, so the two cannot drift.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 MANUAL = """\
 WASM-RUNTIME(1)                    Sysinspect                    WASM-RUNTIME(1)
 
 NAME
-  runtime.wasm-runtime - run WebAssembly (WASI) modules as Sysinspect modules
+  runtime.wasm - run WebAssembly (WASI) modules as Sysinspect modules
 
 SYNOPSIS
   wasm-runtime < request.json           protocol mode, as a minion calls it
@@ -14,7 +22,8 @@ SYNOPSIS
   wasm-runtime run MODULE [--arg KEY=VALUE ...] [--opt NAME ...] ...
 
 DESCRIPTION
-  A drop-in for Sysinspect's Rust runtime module of the same name. A minion
+  A drop-in for Sysinspect's Rust Wasm runtime, registered on the SysMaster
+  as runtime.wasm (see DEPLOYMENT). A minion
   spawns it once per action, writes one JSON request (ModRequest) on its
   standard input and reads one JSON response (ModResponse) line from its
   standard output. The process always exits 0 in protocol mode; success or
@@ -27,6 +36,15 @@ DESCRIPTION
   /usr/share/sysinspect). A module id is matched against the listing of that
   folder only: "../x", "/etc/passwd", "a/b" or an id with a NUL byte are
   simply not found. Symlinks and .cwasm artifacts are not modules.
+
+IN A MODEL
+  module: wasm.<id>            current Sysinspect: the minion calls
+                               runtime.wasm and adds the argument
+                               rt.mod: <id>. The id may hold dots:
+                               wasm.net.probe gives rt.mod: net.probe,
+                               which runs net.probe.wasm.
+  module: runtime.wasm-runtime the older form (the Sysinspect tutorial's),
+    args: {rt.mod: <id>}       with rt.mod given in the state's arguments.
 
 REQUEST
   {"args": {"rt.mod": "hello", "key": "VERSION"}, "opts": ["nohello"],
@@ -137,6 +155,15 @@ COMMAND LINE
                         pretty-printed; exit status = retcode
   -V/--version, -h/--help
 
+DEPLOYMENT
+  wasm-runtime bundle --output DIR writes, per target (linux-x86_64,
+  linux-arm64, linux-arm, linux-riscv), DIR/<target>/wasm-runtime: a small
+  static ELF launcher, with its DIR/<target>/wasm-runtime.spec, and DIR/lib,
+  the library tree the launchers run (this runtime, pywasm, wasmtime where it
+  has a native library). Register each launcher as runtime.wasm and publish
+  the tree as a library; DIR/REGISTER.md has the exact commands. A minion
+  needs Python 3.11 or newer and nothing else.
+
 EXAMPLES
   echo '{"args": {"rt.mod": "hello"}}' | wasm-runtime
   echo '{"opts": ["rt.list"]}' | wasm-runtime
@@ -145,3 +172,94 @@ EXAMPLES
   wasm-runtime run osrelease-go --arg key=VERSION     (embedded library)
   wasm-runtime --embedded -l
 """
+
+
+# -- the module-doc .spec ------------------------------------------------------------
+
+SPEC_NAME = "runtime.wasm"
+SPEC_AUTHOR = "sysinspect-wasm-runtime contributors"
+SPEC_DESCRIPTION = ("Runs WebAssembly (WASI preview 1) modules as Sysinspect modules, on wasmtime (native code, "
+                    "cached) or pywasm (pure Python): a Python drop-in for Sysinspect's Wasm runtime.")
+_TYPES = {"rt.mod": "string", "rt.man": "bool", "rt.rootfs": "string", "write-dir": "string", "rt.backend": "string",
+          "rt.memory-mb": "int", "rt.output-kb": "int", "rt.sandbox": "bool"}
+"""The spec's ``type`` of each runtime argument (the manual says it in words)."""
+
+
+def _section(title: str) -> list[tuple[str, str]]:
+    """``(name, text)`` of every entry of the manual's section ``title``: a name at column 2, its text beside it
+    and on the lines indented below it."""
+    lines = MANUAL.split("\n")
+    start = lines.index(title) + 1
+    entries: list[tuple[str, list[str]]] = []
+    for line in lines[start:]:
+        if line and not line.startswith(" "):
+            break  # the next section
+        name, _, text = line.strip().partition(" ")
+        if line.startswith("  ") and not line.startswith("   ") and (name.startswith("rt.") or name == "write-dir") \
+                and text.startswith(" "):
+            entries.append((name, [text.strip()]))
+        elif line.startswith(" " * 16) and entries:
+            entries[-1][1].append(line.strip())
+    return [(name, " ".join(text)) for name, text in entries]
+
+
+def spec_document(version: str) -> dict[str, Any]:
+    """The runtime's module documentation (Sysinspect's module-doc format), for the launcher's ``.spec`` sidecar."""
+    arguments = [{"name": name, "type": _TYPES.get(name, "string"), "required": False, "description": text}
+                 for name, text in _section("RUNTIME ARGUMENTS (\"args\")")]
+    arguments.append({"name": "[ANY]", "type": "any", "required": False,
+                      "description": "Every other argument is passed to the module, in the header on its stdin."})
+    options = [{"name": name, "description": text} for name, text in _section("RUNTIME OPTIONS (\"opts\")")]
+    return {
+        "name": SPEC_NAME,
+        "version": version,
+        "author": SPEC_AUTHOR,
+        "description": SPEC_DESCRIPTION,
+        "options": options,
+        "arguments": arguments,
+        "examples": [
+            {"description": "Run the module lib/runtime/wasm/osrelease-go.wasm of the sharelib, with an argument",
+             "code": "osrelease:\n  module: wasm.osrelease-go\n  args:\n    key: PRETTY_NAME"},
+            {"description": "A dotted id: runs lib/runtime/wasm/net.probe.wasm",
+             "code": "probe:\n  module: wasm.net.probe"},
+            {"description": "The older form (Sysinspect's tutorial): the dispatcher named, rt.mod given",
+             "code": "osrelease:\n  module: runtime.wasm-runtime\n  args:\n    rt.mod: osrelease-go\n    key: VERSION"},
+            {"description": "A sandboxed run on the pywasm backend",
+             "code": "check:\n  module: wasm.headerinfo-c\n  opts: [rt.sandbox]\n  args:\n    rt.backend: pywasm"},
+        ],
+        "returns": {
+            "retcode": 0,
+            "message": "Wasm runtime executed successfully",
+            "data": {"changed": False, "__sysinspect-module-logs": []},
+        },
+        "manpage": MANUAL,
+    }
+
+
+def to_yaml(value: object, indent: int = 0) -> str:
+    """``value`` (dicts, lists, strings, numbers, booleans) as block YAML; every string double-quoted as JSON
+    writes it, which YAML reads back as the same string."""
+    import json
+    import re
+
+    pad = " " * indent
+    if isinstance(value, dict):
+        if not value:
+            return pad + "{}\n"
+        out = []
+        for key, item in value.items():
+            name = key if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key) else json.dumps(key)
+            if isinstance(item, (dict, list)) and item:
+                out.append(f"{pad}{name}:\n{to_yaml(item, indent + 2)}")
+            else:
+                out.append(f"{pad}{name}: {to_yaml(item).strip()}\n")
+        return "".join(out)
+    if isinstance(value, list):
+        if not value:
+            return pad + "[]\n"
+        out = []
+        for item in value:
+            text = to_yaml(item, indent + 2)
+            out.append(f"{pad}- {text[indent + 2:]}")
+        return "".join(out)
+    return pad + json.dumps(value, ensure_ascii=False) + "\n"
