@@ -41,7 +41,8 @@ ALL_TARGETS = ("linux-x86_64", "linux-arm64", "linux-arm", "linux-riscv", "freeb
 MACHINES = {"linux-x86_64": 62, "linux-arm64": 183, "linux-arm": 40, "linux-riscv": 243, "freebsd-x86_64": 62}
 """ELF e_machine of each target's launcher (PROTOCOL.md 5.1)."""
 SYSINSPECT_ARCH = {62: "x86_64", 183: "arm64", 40: "arm", 243: "riscv"}
-MODULES = ("osrelease-go", "osrelease-c", "osrelease-rust", "headerinfo-c", "textreport-go", "fault-loop-c")
+MODULES = ("osrelease-go", "osrelease-c", "osrelease-rust", "headerinfo-c", "textreport-go", "fault-loop-c",
+           "hostview-c")
 PRIVATE = Path("/var/tmp") / f"sysinspect-wasm-{NOBODY}"
 
 if os.geteuid() != 0 or not SYSTEM_PYTHON.exists() or not RUNTIME.exists():
@@ -320,6 +321,19 @@ def test_corpus_modules_answer_on_both_backends(sharelib: Sharelib) -> None:
         assert not slow, answer  # auto found wasmtime in the synced tree
     header = call(sharelib, model_call("wasm.headerinfo-c"))
     assert header["retcode"] == 0, header
+
+
+def test_the_packagekit_helpers_work_from_the_synced_tree(sharelib: Sharelib) -> None:
+    """The tree carries the D-Bus client: a guest reaches the real packagekitd through the deployed launcher."""
+    from test_packagekit_system import STATUS_KEYS, require_system_packagekit
+
+    require_system_packagekit()
+    for backend in ("wasmtime", "pywasm"):
+        answer = call(sharelib, model_call("wasm.hostview-c", {"pk": "status", "rt.backend": backend}))
+        assert answer["retcode"] == 0, answer
+        assert answer["data"]["pk_available"] is True, (backend, answer)
+        status = answer["data"]["pk"]
+        assert list(status) == STATUS_KEYS and status["backend_name"] == "apt", (backend, status)
 
 
 def test_the_old_form_and_a_dotted_id(sharelib: Sharelib) -> None:
