@@ -23,7 +23,10 @@ contains (any difference stops the import with :class:`EngineMismatch`):
 5. in ``Machine.evaluate``, the body of each instruction pywasm computes
    wrongly (listed in :data:`.numerics.REPLACED`: signed zeros, NaN bits,
    double rounding, see :mod:`.numerics`) becomes: pop the operands' bits,
-   call the function of the same name in :mod:`.numerics`, push the result.
+   call the function of the same name in :mod:`.numerics`, push the result;
+6. in ``ModuleDesc.from_reader``, each non-custom section must be read to
+   its end (``section size mismatch``): pywasm reads a section's entries
+   from a copy of its bytes and ignores what is left (FINDINGS.md F12).
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ NUMERICS_NAME = "_sysinspect_numerics"
 EXPECTED: dict[str, Counter[str]] = {
     "leb128": Counter({"assert": 3}),
     "arith": Counter({"assert": 5, "import pywasm": 0}),
-    "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4,
+    "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4, "section end": 1,
                      **{f"numeric {name}": 1 for name in numerics.REPLACED}}),
     "wasi": Counter({"assert": 4, "import pywasm": 1}),
 }
@@ -114,8 +117,14 @@ def numeric_body(name: str) -> list[ast.stmt]:
     return ast.parse("\n".join(lines)).body
 
 
+SECTION_END_CHECK = f"""
+if section_id != 0x00 and section_reader.read(1):
+    raise {CHECK_NAME}(f"section size mismatch: section {{section_id}} has bytes after its last entry")
+"""
+
+
 class _Rewriter(ast.NodeTransformer):
-    """The five rewrites of the module docstring, counting what it changed."""
+    """The six rewrites of the module docstring, counting what it changed."""
 
     def __init__(self) -> None:
         self.found: Counter[str] = Counter()
@@ -126,6 +135,15 @@ class _Rewriter(ast.NodeTransformer):
         outer, self._function = self._function, node.name
         self.generic_visit(node)
         self._function = outer
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.For:
+        self.generic_visit(node)
+        reads_sections = any(isinstance(statement, ast.Match) and ast.unparse(statement.subject) == "section_id"
+                             for statement in node.body)
+        if self._function == "from_reader" and reads_sections:
+            self.found["section end"] += 1
+            node.body.extend(ast.parse(SECTION_END_CHECK).body)
         return node
 
     def visit_Assert(self, node: ast.Assert) -> ast.If:
