@@ -26,7 +26,10 @@ contains (any difference stops the import with :class:`EngineMismatch`):
    call the function of the same name in :mod:`.numerics`, push the result;
 6. in ``ModuleDesc.from_reader``, each non-custom section must be read to
    its end (``section size mismatch``): pywasm reads a section's entries
-   from a copy of its bytes and ignores what is left (FINDINGS.md F12).
+   from a copy of its bytes and ignores what is left (FINDINGS.md F12);
+7. the parser's LEB128 reads call the strict readers of :mod:`.leb128`
+   (u32 everywhere, s32 for ``i32.const``, s64 for ``i64.const``, s33 for
+   block types) instead of pywasm's, which take any length (F12).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from typing import Any
 from sysinspect_wasm.spec import WASM_PAGE
 from sysinspect_wasm.traps import TrapKind
 
-from . import numerics
+from . import leb128, numerics
 from .signals import CheckFailed, HostTrap
 
 PYWASM_VERSION = "2.2.3"
@@ -57,12 +60,15 @@ UNCHANGED = ("opcode", "log")
 CHECK_NAME = "_sysinspect_check_failed"
 GROW_HOOK_NAME = "_sysinspect_memory_grow_permitted"
 NUMERICS_NAME = "_sysinspect_numerics"
+LEB_NAME = "_sysinspect_leb128"
+_SIGNED_READERS = {"pywasm.opcode.i32_const": "read_s32", "pywasm.opcode.i64_const": "read_s64"}
 
 # What pywasm 2.2.3 contains: the rewrite must find exactly this, or it stops.
 EXPECTED: dict[str, Counter[str]] = {
     "leb128": Counter({"assert": 3}),
     "arith": Counter({"assert": 5, "import pywasm": 0}),
     "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4, "section end": 1,
+                     "leb u32": 189, "leb s32": 1, "leb s64": 1, "leb s33": 1,
                      **{f"numeric {name}": 1 for name in numerics.REPLACED}}),
     "wasi": Counter({"assert": 4, "import pywasm": 1}),
 }
@@ -124,12 +130,22 @@ if section_id != 0x00 and section_reader.read(1):
 
 
 class _Rewriter(ast.NodeTransformer):
-    """The six rewrites of the module docstring, counting what it changed."""
+    """The seven rewrites of the module docstring, counting what it changed."""
 
     def __init__(self) -> None:
         self.found: Counter[str] = Counter()
         self._in_memory_grow = False
         self._function = ""
+        self._case = ""
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        callee = ast.unparse(node.func)
+        if callee in ("pywasm.leb128.u.decode_reader", "pywasm.leb128.i.decode_reader"):
+            reader = "read_u32" if callee.endswith("u.decode_reader") else _SIGNED_READERS.get(self._case, "read_s33")
+            self.found[f"leb {reader.removeprefix('read_')}"] += 1
+            node.func = ast.copy_location(ast.Attribute(ast.Name(LEB_NAME, ast.Load()), reader, ast.Load()), node.func)
+        return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
         outer, self._function = self._function, node.name
@@ -178,8 +194,10 @@ class _Rewriter(ast.NodeTransformer):
             return node
         is_grow = pattern == "pywasm.opcode.memory_grow"
         outer, self._in_memory_grow = self._in_memory_grow, self._in_memory_grow or is_grow
+        outer_case, self._case = self._case, pattern
         self.generic_visit(node)
         self._in_memory_grow = outer
+        self._case = outer_case
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
@@ -248,6 +266,7 @@ def _load() -> Engine:
             module.__file__ = str(path)
             module.__dict__.update({
                 "pywasm": package, CHECK_NAME: CheckFailed, GROW_HOOK_NAME: memory_grow_permitted, NUMERICS_NAME: numerics,
+                LEB_NAME: leb128,
             })
             # dataclasses resolves a class's module through sys.modules while the class is created
             sys.modules[module.__name__] = module

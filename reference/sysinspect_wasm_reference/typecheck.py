@@ -19,6 +19,7 @@ the module (indices, block types) are checked one by one.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from .loader import ENGINE
@@ -267,8 +268,37 @@ class FunctionChecker:
         return self.frames.pop()
 
     def body(self, instrs: list[Any]) -> None:
-        for inst in instrs:
-            self.instruction(inst)
+        """Check an instruction sequence, blocks included, without recursion.
+
+        Go's compiler nests thousands of blocks in one function (its jump
+        tables); each open block waits on an explicit stack of iterators
+        instead of a Python frame, so no module can exhaust the interpreter's
+        recursion limit. A block's iterator yields its instructions, and
+        runs the block's ``end`` (and an if's ``else``) when exhausted.
+        """
+        pending: list[Iterator[Any]] = [iter(instrs)]
+        while pending:
+            inst = next(pending[-1], None)
+            if inst is None:
+                pending.pop()
+            elif inst.opcode in (OP.block, OP.loop, OP.if_then):
+                pending.append(self._block(inst))
+            else:
+                self.instruction(inst)
+
+    def _block(self, inst: Any) -> Iterator[Any]:
+        """The instructions of a block, loop or if, checking its entry first and its end last."""
+        params, results = self.block_signature(inst.args[0])
+        if inst.opcode == OP.if_then:
+            self.pop("i32")
+        self.pop_all(params)
+        self.enter(params, results, loop=inst.opcode == OP.loop)
+        yield from inst.args[1]
+        if inst.opcode == OP.if_then:
+            self.leave()
+            self.enter(params, results)  # the else branch (empty without one: it must give back the parameters)
+            yield from inst.args[2]
+        self.push_all(self.leave().results)
 
     def function(self, instrs: list[Any]) -> None:
         self.enter((), self.results)
@@ -299,22 +329,6 @@ class FunctionChecker:
             self.unreachable()
         elif opcode == OP.nop:
             pass
-        elif opcode in (OP.block, OP.loop):
-            params, results = self.block_signature(args[0])
-            self.pop_all(params)
-            self.enter(params, results, loop=opcode == OP.loop)
-            self.body(args[1])
-            self.push_all(self.leave().results)
-        elif opcode == OP.if_then:
-            params, results = self.block_signature(args[0])
-            self.pop("i32")
-            self.pop_all(params)
-            self.enter(params, results)
-            self.body(args[1])
-            self.leave()
-            self.enter(params, results)  # the else branch (empty without one: it must give back the parameters)
-            self.body(args[2])
-            self.push_all(self.leave().results)
         elif opcode == OP.br:
             self.pop_all(self.label(args[0]))
             self.unreachable()
