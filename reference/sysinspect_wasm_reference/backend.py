@@ -29,6 +29,7 @@ from .validation import (
     check_module,
     check_sections,
     import_mismatch,
+    mark_zero_maximums,
 )
 from .values import from_pywasm, to_pywasm, type_name
 from .wasi import CappedOutput, ConfinedWasi
@@ -285,11 +286,12 @@ class PywasmBackend(Backend):
             if reader.read(1):
                 raise ValueError("unparsed bytes after the last section (pywasm reads at most 32 sections)")
             check_module(desc)
-            data_count = check_sections(data)
-            if data_count is not None and data_count != len(desc.data):
-                raise InvalidModule(f"data count and data section have inconsistent lengths ({data_count} and "
+            facts = check_sections(data)
+            if facts.data_count is not None and facts.data_count != len(desc.data):
+                raise InvalidModule(f"data count and data section have inconsistent lengths ({facts.data_count} and "
                                     f"{len(desc.data)})")
-            validate(desc, data_count)
+            validate(desc, facts.data_count)
+            mark_zero_maximums(desc, facts)
         except Exception as exc:
             raise ModuleLoadError(f"module {name!r} is not a valid WebAssembly module: {type(exc).__name__}: {exc}") from None
         return PywasmModule(name, desc)

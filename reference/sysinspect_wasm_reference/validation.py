@@ -1,13 +1,16 @@
-"""Structural checks pywasm's parser leaves out.
+"""Structural checks pywasm's parser leaves out, and matching imports.
 
-pywasm parses without validating. These checks catch the malformed modules
-that would otherwise fail later in confusing ways (an index past the end,
-an impossible memory); they are not a full validator: function bodies are
-not type-checked, so an invalid body may only fail when it runs (as a trap).
+pywasm parses without validating (FINDINGS.md F11). These checks catch the
+malformed modules that would otherwise fail later in confusing ways (an
+index past the end, an impossible memory, sections out of order, function
+and code counts that differ, a minimum above its maximum); the type checking
+of code and constant expressions is :mod:`.typecheck`'s. Together they are
+the validation of WebAssembly 2.0 (plus extended constant expressions).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sysinspect_wasm.wasmbinary import DecodeError, read_sections, read_u
@@ -24,10 +27,32 @@ class InvalidModule(ValueError):
     """The module is not valid WebAssembly."""
 
 
-def _check_limits(data: bytes, pos: int, *, table: bool) -> None:
-    """Every table's or memory's minimum is at most its maximum (pywasm takes a maximum of 0 for none)."""
+class ExplicitZero(int):
+    """A declared maximum of 0, in pywasm's limits, where 0 stands for "no maximum" (FINDINGS.md F14).
+
+    It is the number 0 in every comparison of sizes (``size + n <= m``), but
+    unequal to pywasm's 0 (``m == 0``, "unbounded") and true (``m or
+    default``), so pywasm's ``table.grow`` and import matching, and our
+    ``memory.grow`` hook, treat it as the bound it is.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExplicitZero)
+
+    def __ne__(self, other: object) -> bool:
+        return not isinstance(other, ExplicitZero)
+
+    __hash__ = int.__hash__
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _check_limits(data: bytes, pos: int, *, table: bool) -> list[int]:
+    """Every table's or memory's minimum is at most its maximum; the entries whose maximum is 0."""
+    zero_maximum = []
     count, pos = read_u(data, pos)
-    for _ in range(count):
+    for index in range(count):
         if table:
             pos += 1  # the element type
         flags, pos = read_u(data, pos)
@@ -36,10 +61,32 @@ def _check_limits(data: bytes, pos: int, *, table: bool) -> None:
             maximum, pos = read_u(data, pos)
             if minimum > maximum:
                 raise InvalidModule("size minimum must not be greater than maximum")
+            if maximum == 0:
+                zero_maximum.append(index)
+    return zero_maximum
 
 
-def check_sections(data: bytes) -> int | None:
-    """Check the section framing pywasm does not (ids, order, one of each); the data count section's value, if any.
+def mark_zero_maximums(desc: Any, facts: SectionFacts) -> None:
+    """Give the tables and memories declared with a maximum of 0 an :class:`ExplicitZero` one."""
+    for index in facts.zero_maximum_tables:
+        desc.tabl[index].limits.m = ExplicitZero(0)
+    for index in facts.zero_maximum_memories:
+        desc.mems[index].limits.m = ExplicitZero(0)
+
+
+@dataclass(frozen=True)
+class SectionFacts:
+    """What :func:`check_sections` read that pywasm's parse loses."""
+
+    data_count: int | None
+    """The data count section's value (``None``: no such section)."""
+    zero_maximum_tables: tuple[int, ...]
+    zero_maximum_memories: tuple[int, ...]
+    """The module's own tables and memories declared with a maximum of 0 (pywasm reads it as none)."""
+
+
+def check_sections(data: bytes) -> SectionFacts:
+    """Check the section framing pywasm does not (ids, order, one of each, counts, limits); what it read.
 
     pywasm reads sections in any order and any number of times, and takes an
     unknown id for a custom section.
@@ -51,12 +98,13 @@ def check_sections(data: bytes) -> int | None:
     last = -1
     data_count: int | None = None
     counts = {SECTION_FUNCTION: 0, SECTION_CODE: 0}
+    zero: dict[int, list[int]] = {SECTION_TABLE: [], SECTION_MEMORY: []}
     try:
         for section in sections:
             if section.id in counts:
                 counts[section.id] = read_u(data, section.payload_start)[0]
-            elif section.id in (SECTION_TABLE, SECTION_MEMORY):
-                _check_limits(data, section.payload_start, table=section.id == SECTION_TABLE)
+            elif section.id in zero:
+                zero[section.id] = _check_limits(data, section.payload_start, table=section.id == SECTION_TABLE)
     except (DecodeError, IndexError) as exc:
         raise InvalidModule(f"malformed section: {exc}") from None
     if counts[SECTION_FUNCTION] != counts[SECTION_CODE]:
@@ -78,7 +126,7 @@ def check_sections(data: bytes) -> int | None:
                 raise InvalidModule(str(exc)) from None
             if end != section.end:
                 raise InvalidModule("section size mismatch (data count section)")
-    return data_count
+    return SectionFacts(data_count, tuple(zero[SECTION_TABLE]), tuple(zero[SECTION_MEMORY]))
 
 
 def check_module(desc: Any) -> None:
@@ -111,6 +159,11 @@ def check_module(desc: Any) -> None:
         raise InvalidModule(f"start function {desc.star} out of range")
 
 
+def _maximum(limits: Any) -> int | None:
+    """A table's or memory's maximum (``None``: none; see :class:`ExplicitZero`)."""
+    return int(limits.m) if limits.m else None
+
+
 def _limits_match(size: int, maximum: int | None, wanted: Any) -> bool:
     """Does an actual table or memory of ``size`` and ``maximum`` (``None``: none) meet the import's ``wanted`` limits?"""
     if size < wanted.n:
@@ -129,11 +182,11 @@ def import_mismatch(store: Any, desc: Any, imp: Any, extern: Any) -> str:
         table = store.tabl[extern.data]
         if table.type.type != imp.desc.type:
             return "the table's element type differs"
-        if not _limits_match(len(table.elem), table.type.limits.m or None, imp.desc.limits):
+        if not _limits_match(len(table.elem), _maximum(table.type.limits), imp.desc.limits):
             return "the table's limits do not match"
     elif imp.kind == KIND_MEMORY:
         memory = store.mems[extern.data]
-        if not _limits_match(len(memory.data) // 65536, memory.type.limits.m or None, imp.desc.limits):
+        if not _limits_match(len(memory.data) // 65536, _maximum(memory.type.limits), imp.desc.limits):
             return "the memory's limits do not match"
     elif imp.kind == KIND_GLOBAL:
         glob = store.glob[extern.data]
