@@ -9,6 +9,7 @@ names its script and shows the failing assertions. The whole suite takes about
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ SUITE = Path(__file__).parent / "data" / "wasm-spec-testsuite"
 SCRIPTS = [p.stem for p in sorted(SUITE.glob("*.wast"))]
 BACKENDS = ("wasmtime", "pywasm")
 WORKERS = 2
+_REAL_WORKER = specsuite._worker
 
 
 @pytest.fixture(scope="session")
@@ -140,3 +142,22 @@ def test_arguments_keep_their_bits() -> None:
         Value("v128", 0xFFFF0001)
     assert specsuite.argument({"type": "externref", "value": "0"}) == Value("externref", 1)
     assert specsuite.argument({"type": "funcref", "value": "null"}) == Value("funcref", 0)
+
+
+def _worker_that_dies_on_fac(job: tuple[str, str, str]) -> ScriptResult:
+    """Test double of the runner's worker: the process dies (as when the kernel kills it) on ``fac``."""
+    if Path(job[0]).stem == "fac":
+        os._exit(137)
+    return _REAL_WORKER(job)
+
+
+def test_a_worker_that_dies_fails_its_script_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sysinspect_wasm_production")
+    converted = [specsuite.convert(SUITE / f"{name}.wast", tmp_path) for name in ("fac", "nop", "i32")]
+    spectest = specsuite.write_spectest(tmp_path)
+    monkeypatch.setattr(specsuite, "_worker", _worker_that_dies_on_fac)
+    found = {r.script: r for r in specsuite.run_suite(converted, spectest, "wasmtime", jobs=2)}
+    assert set(found) == {"fac", "nop", "i32"}
+    assert found["fac"].failed == 1 and "died" in found["fac"].failures[0]
+    assert found["nop"].failed == 0 and found["nop"].passed > 0
+    assert found["i32"].failed == 0 and found["i32"].passed > 0

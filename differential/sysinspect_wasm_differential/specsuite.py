@@ -31,6 +31,7 @@ counts as skipped and names its finding; one that passes counts as failed
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -39,6 +40,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -427,6 +429,11 @@ def prepare(directory: Path, out: Path) -> tuple[list[Path], Path]:
     return [convert(wast, out) for wast in scripts(directory)], write_spectest(out)
 
 
+_SPAWN = multiprocessing.get_context("spawn")
+"""Workers are started afresh, not forked: a fork of a process with threads (the pools' own, wasmtime's)
+can inherit a held lock and hang, which is what a pool started after a worker died did."""
+
+
 def run_suite(converted: Sequence[Path], spectest: Path, backend_name: str, jobs: int = 1) -> Iterator[ScriptResult]:
     """Run converted scripts on ``backend_name`` in ``jobs`` worker processes, yielding each script's result.
 
@@ -438,8 +445,25 @@ def run_suite(converted: Sequence[Path], spectest: Path, backend_name: str, jobs
         for job in work:
             yield _worker(job)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_worker, work)
+    unfinished: list[tuple[str, str, str]] = []
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_SPAWN) as pool:
+        futures = [(job, pool.submit(_worker, job)) for job in work]
+        for job, future in futures:
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                unfinished.append(job)
+    # A worker died (killed for its memory, or a crash of the engine): the pool cannot tell which
+    # script did it, so each unfinished one runs again alone; the one that dies alone is the culprit.
+    for job in unfinished:
+        with ProcessPoolExecutor(max_workers=1, mp_context=_SPAWN) as alone:
+            try:
+                yield alone.submit(_worker, job).result()
+            except BrokenProcessPool as exc:
+                script = Path(job[0]).stem
+                yield ScriptResult(script, failed=1, failures=[
+                    f"{script}.wast: the worker process running it died ({exc}); run it alone with --only {script} "
+                    "--jobs 1 to see why"])
 
 
 @dataclass
