@@ -161,3 +161,14 @@ def test_a_worker_that_dies_fails_its_script_only(tmp_path: Path, monkeypatch: p
     assert found["fac"].failed == 1 and "died" in found["fac"].failures[0]
     assert found["nop"].failed == 0 and found["nop"].passed > 0
     assert found["i32"].failed == 0 and found["i32"].passed > 0
+
+
+def test_an_unavailable_backend_is_named_not_a_traceback() -> None:
+    """As on a host without a wasmtime wheel (wasmtime made unimportable in the child)."""
+    script = ("import sys; sys.modules['wasmtime'] = None\n"
+              "from sysinspect_wasm_differential.specsuite import main\n"
+              f"sys.exit(main([{str(SUITE)!r}, '--backend', 'wasmtime', '--only', 'nop']))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert "wasmtime backend is unavailable" in done.stderr
+    assert "Traceback" not in done.stderr

