@@ -2,13 +2,35 @@
 
 Kept as small as wasmtime's differential-fuzzing engine traits: a backend
 loads a module; a module runs WASI commands or gives bare instances; an
-instance calls exports and reads globals and memory.
+instance calls exports and reads globals and memory. A bare instance may
+import from other instances of the same backend (the WebAssembly spec test
+suite's ``spectest`` module and ``register``): that is the one addition
+beyond wasmtime's traits, and it needs nothing but a mapping from import
+module names to instances.
+
+Errors a caller can cause (everything else a guest does is a trap):
+
+- :class:`~sysinspect_wasm.errors.ModuleLoadError`, kind ``invalid module``,
+  from :meth:`Backend.load`: bytes that are not a valid module (or an
+  unreadable path);
+- :class:`~sysinspect_wasm.errors.ModuleLoadError`, kind ``link error``,
+  from :meth:`Module.instantiate`: an import that ``imports`` does not
+  provide, or provides with another type, or instances of different stores
+  or backends given together;
+- :class:`KeyError` from :meth:`Instance.call`, :meth:`Instance.global_value`
+  and :meth:`Instance.memory`: no export of that name and kind;
+- :class:`TypeError` from :meth:`Instance.call`: arguments whose types are
+  not the function's parameters; :class:`ValueError`: a value whose bits do
+  not fit its type, or a non-null ``funcref`` passed in;
+- :class:`~sysinspect_wasm.errors.GuestTrap`: the guest trapped (a start
+  function, an active segment out of bounds, a called export), or a limit
+  stopped it.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -56,12 +78,21 @@ class Module(abc.ABC):
         """
 
     @abc.abstractmethod
-    def instantiate(self, limits: Limits | None = None) -> Instance:
-        """Instantiate without WASI or host API (for modules that import nothing).
+    def instantiate(self, limits: Limits | None = None, imports: Mapping[str, Instance] | None = None) -> Instance:
+        """Instantiate without WASI or host API; import ``m::n`` is export ``n`` of ``imports[m]``.
 
-        Raises :class:`~sysinspect_wasm.errors.ModuleLoadError` (kind ``link
-        error``) when the module has imports, :class:`~sysinspect_wasm.errors.GuestTrap`
-        when its start function traps.
+        The new instance shares one store with the instances in ``imports``
+        (so an imported memory, table or mutable global is the same object on
+        both sides, as linking requires), whether or not it imports from
+        them; ``limits`` apply to its calls, and the memory ceiling of the
+        store is that of the store's first instance. Raises
+        :class:`~sysinspect_wasm.errors.ModuleLoadError` (kind ``link
+        error``) when an import is missing or has another type, or
+        ``imports`` holds instances of different stores;
+        :class:`~sysinspect_wasm.errors.GuestTrap` when initialisation (an
+        active segment out of bounds) or the start function traps. Whatever
+        such a failed instantiation wrote to imported memories and tables
+        stays written, as the spec says.
         """
 
 

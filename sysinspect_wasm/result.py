@@ -58,8 +58,11 @@ class Value(FrozenRecord):
     """A raw WebAssembly value: its type and its bit pattern as an unsigned int.
 
     Floats are kept as bits so that NaN payloads can be compared (or
-    deliberately canonicalised) exactly. References carry only nullness:
-    ``bits`` is 0 for null and 1 otherwise.
+    deliberately canonicalised) exactly. A ``funcref`` carries only
+    nullness: ``bits`` is 0 for null and 1 otherwise. An ``externref`` is
+    0 for null, otherwise ``1 + n`` for the host's reference ``n`` (the spec
+    test suite's ``ref.extern n``): a guest can only hand back references the
+    host gave it, and it hands back the same ``bits``.
     """
 
     __match_args__ = ("type", "bits")

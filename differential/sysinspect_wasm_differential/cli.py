@@ -323,10 +323,11 @@ def campaign_main(argv: list[str] | None = None) -> int:
 
 
 MODULE_USAGE = """\
-usage: python -m sysinspect_wasm_differential {diff,campaign} ...
+usage: python -m sysinspect_wasm_differential {diff,campaign,spec-suite} ...
 
   diff PATH [--examples N] [--seed S]   compare the backends on one module (as wasm-runtime diff)
   campaign [--examples N] [--seed S]    the whole differential campaign, unattended
+  spec-suite DIR [--backend B] [--jobs N]  the WebAssembly spec test suite through our executor interface
 
 Run either with --help for the details.
 """
@@ -343,6 +344,10 @@ def module_main(argv: list[str] | None = None) -> int:
         return main(rest)
     if command == "campaign":
         return campaign_main(rest)
+    if command == "spec-suite":
+        from .specsuite import main as spec_suite_main
+
+        return spec_suite_main(rest)
     print(MODULE_USAGE, file=sys.stderr)
     print(f"unknown command {command!r}", file=sys.stderr)
     return EXIT_USAGE

@@ -82,6 +82,10 @@ FINDINGS: tuple[KnownFinding, ...] = (
                  "the reference backend (wasmtime's WASI test programs require ENOTDIR)",
                  FIXED_IN_REFERENCE, "F9-link-over-a-file-with-trailing-slash.wat",
                  aspects=frozenset({"stdout", "files"}), script=r"^(?:sym)?link \S+ \S*/$"),
+    KnownFinding("F14", "a declared maximum of 0 is taken for no maximum (memory.grow, table.grow succeed)",
+                 "pywasm 2.2.3",
+                 "upstream bug (pywasm 2.2.3); worked around in the reference backend (reference/validation.py: "
+                 "ExplicitZero)", "F14-zero-maximum-is-no-maximum.wat", ("memory.grow", "table.grow")),
 )
 """Every finding so far; ``differential/FINDINGS.md`` tells each one's story."""
 

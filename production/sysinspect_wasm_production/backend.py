@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -17,7 +17,7 @@ from sysinspect_wasm.spec import WASM_PAGE, Limits, RunSpec
 from sysinspect_wasm.traps import TrapKind
 
 from . import values
-from .engine import DEFAULT_SETTINGS, EngineSettings, engine_for
+from .engine import DEFAULT_SETTINGS, EngineHandle, EngineSettings, engine_for
 from .epoch import Interrupt
 from .program import Program, annotate, compile_module, memory_over_ceiling
 from .run import run_program
@@ -59,21 +59,53 @@ class WasmtimeModule(Module):
         """Run ``_start`` as a WASI command under ``spec``; every guest failure is a trap in the result."""
         return run_program(self.program, spec)
 
-    def instantiate(self, limits: Limits | None = None) -> WasmtimeInstance:
-        """A bare instance (no WASI, no host API); the module must import nothing."""
+    def instantiate(self, limits: Limits | None = None,
+                    imports: Mapping[str, Instance] | None = None) -> WasmtimeInstance:
+        """A bare instance (no WASI, no host API), importing from the instances in ``imports``.
+
+        See :meth:`Module.instantiate`: the instance joins the store of the
+        instances in ``imports`` (a fresh store when there are none).
+        """
         limits = limits or Limits()
+        imports = imports or {}
         program = self.program
-        imports = program.module.imports
-        if imports:
-            first = imports[0]
+        providers = [p for p in imports.values() if isinstance(p, WasmtimeInstance)]
+        if len(providers) != len(imports) or any(p.shared is not providers[0].shared for p in providers):
             raise ModuleLoadError(
-                f"module {self.name!r} imports `{first.module}::{first.name}`: a bare instance has no imports",
+                f"module {self.name!r}: the instances to import from must be wasmtime instances of one store",
                 TrapKind.LINK_ERROR,
             )
+        externs = []
+        for wanted in program.module.imports:
+            given = imports.get(wanted.module)
+            name = wanted.name or ""
+            item = given.extern(name) if isinstance(given, WasmtimeInstance) else None
+            if item is None:
+                raise ModuleLoadError(
+                    f"module {self.name!r}: unknown import `{wanted.module}::{name}`: no instance given for "
+                    f"{wanted.module!r} exports {name!r}",
+                    TrapKind.LINK_ERROR,
+                )
+            externs.append(item)
         over = memory_over_ceiling(program, limits.memory_pages)
         if over is not None:
             raise GuestTrap(over)
-        return WasmtimeInstance(program, limits)
+        shared = providers[0].shared if providers else SharedStore(program.handle, limits)
+        return WasmtimeInstance(program, limits, shared, externs)
+
+
+class SharedStore:
+    """A wasmtime store with its interrupt: the instances linked to each other live in one.
+
+    Its memory ceiling is the one of the limits it was made with (the first
+    instance's); each instance applies its own time limit to its calls.
+    """
+
+    def __init__(self, handle: EngineHandle, limits: Limits) -> None:
+        self.store = wasmtime.Store(handle.engine)
+        self.interrupt = Interrupt(handle.engine)
+        handle.clock.attach(self.store, self.interrupt)
+        self.store.set_limits(memory_size=limits.memory_pages * WASM_PAGE)
 
 
 class WasmtimeInstance(Instance):
@@ -84,18 +116,27 @@ class WasmtimeInstance(Instance):
     is not meant to be used from several threads at once.
     """
 
-    def __init__(self, program: Program, limits: Limits) -> None:
-        """Instantiate ``program`` in a fresh store; a trapping start function raises :class:`GuestTrap`."""
+    def __init__(self, program: Program, limits: Limits, shared: SharedStore | None = None,
+                 externs: Sequence[wasmtime.Func | wasmtime.Table | wasmtime.Memory | wasmtime.Global] = ()) -> None:
+        """Instantiate ``program`` in ``shared`` (default: a fresh store) with ``externs`` for its imports.
+
+        A trapping start function or segment raises :class:`GuestTrap`; imports of the wrong type
+        raise :class:`ModuleLoadError` (kind ``link error``).
+        """
         self._program = program
         self._limits = limits
-        engine = program.handle.engine
-        self._store = wasmtime.Store(engine)
-        self._interrupt = Interrupt(engine)
-        program.handle.clock.attach(self._store, self._interrupt)
-        self._store.set_limits(memory_size=limits.memory_pages * WASM_PAGE)
-        self._instance = self.guarded(lambda: wasmtime.Instance(self._store, program.module, []))
+        self.shared = shared or SharedStore(program.handle, limits)
+        self._store = self.shared.store
+        self._interrupt = self.shared.interrupt
+        try:
+            self._instance = self.guarded(lambda: wasmtime.Instance(self._store, program.module, list(externs)),
+                                          linking=True)
+        except GuestTrap as exc:
+            if exc.trap.kind is TrapKind.LINK_ERROR:
+                raise ModuleLoadError(f"module {program.name!r}: {exc.trap.message}", TrapKind.LINK_ERROR) from None
+            raise
 
-    def guarded(self, action: Callable[[], T]) -> T:
+    def guarded(self, action: Callable[[], T], *, linking: bool = False) -> T:
         """Run ``action`` under the time limit; a trap raises :class:`GuestTrap`."""
         timeout = self._limits.timeout
         interrupt = self._interrupt
@@ -107,9 +148,17 @@ class WasmtimeInstance(Instance):
             with clock.ticking():
                 return action()
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            raise GuestTrap(annotate(self._program, interrupt.reason or classify(exc, self._program.guards))) from None
+            trap = interrupt.reason or classify(exc, self._program.guards, linking=linking)
+            raise GuestTrap(annotate(self._program, trap)) from None
         finally:
             interrupt.rearm(None)
+
+    def extern(self, name: str) -> wasmtime.Func | wasmtime.Table | wasmtime.Memory | wasmtime.Global | None:
+        """The export ``name`` as wasmtime's object, to link another instance to it (``None``: no such export)."""
+        item = self._instance.exports(self._store).get(name)
+        if isinstance(item, wasmtime.Func | wasmtime.Table | wasmtime.Memory | wasmtime.Global):
+            return item
+        return None
 
     def _export(self, name: str, kind: type[T]) -> T:
         item = self._instance.exports(self._store).get(name)

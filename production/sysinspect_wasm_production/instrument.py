@@ -11,6 +11,15 @@ type's limit) allowed the growth, executes ``unreachable``. Only the store
 limit can refuse such a grow, so the backend classifies an ``unreachable``
 trap whose innermost frame is a guard as ``memory limit``.
 
+A ``memory.grow`` of an *imported* memory is left alone: the import's
+declared maximum is only a bound the real memory must meet, which may have a
+smaller one (the spec test suite's ``imports.wast`` imports a memory of
+maximum 2 as ``(memory 0 3)``), so a guard could not tell a grow refused by
+the memory's own maximum from one refused by the ceiling and would stop a
+guest the spec lets go on. Such a grow at the ceiling returns -1 (store limits
+still hold it); the exporting module's own grows are guarded. A WASI command
+imports no memory, so every grow of a command is guarded.
+
 A module the decoder does not understand is never broken: :func:`instrument`
 then returns it unchanged with a note, and the guest runs with store limits
 only (a grow past the ceiling returns -1 instead of stopping the guest).
@@ -141,7 +150,8 @@ def _rewrite(wasm: bytes, layout: ModuleLayout, *, fast: bool) -> tuple[bytes, f
         groups, cursor = read_u(wasm, start)
         for _ in range(groups):
             cursor = skip_valtype(wasm, skip_leb(wasm, cursor))
-        grows = find_memory_grows(wasm, cursor, end, fast=fast)
+        grows = [g for g in find_memory_grows(wasm, cursor, end, fast=fast)
+                 if g[2] >= len(layout.memories) or not layout.memories[g[2]].imported]
         if grows:
             bodies.append(wasm[copied_from:pos])
             pieces = []

@@ -5,8 +5,10 @@ wasmtime-py converts f32 results to Python floats through a C ``float`` to
 so loses payload bits. Here values cross as raw bit patterns instead: the
 ``wasmtime_val_t`` union is written and read through its integer members
 (``i32`` for f32, ``i64`` for f64, the byte array for v128), so every NaN
-payload survives in both directions. References carry only nullness: a null
-funcref or externref can be passed, and results say null (0) or not (1).
+payload survives in both directions. A funcref carries only nullness: a
+null one can be passed, and results say null (0) or not (1). An externref
+carries its :class:`Value` bits (``1 + n`` for the host's reference ``n``) as
+the externref's host data pointer, which wasmtime hands back unchanged.
 """
 
 from __future__ import annotations
@@ -39,8 +41,15 @@ def _signed(bits: int, width: int) -> int:
     return bits - (1 << width) if bits >> (width - 1) else bits
 
 
-def to_raw(value: Value, expected: str) -> ffi.wasmtime_val_t:
-    """``value`` as a wasmtime_val_t, checked against the ``expected`` type."""
+def _nothing_to_free(data: int) -> None:
+    """An externref's finalizer: its data is the reference's number itself, nothing to free."""
+
+
+_keep = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_nothing_to_free)
+
+
+def to_raw(value: Value, expected: str, store: wasmtime.Store | None = None) -> ffi.wasmtime_val_t:
+    """``value`` as a wasmtime_val_t, checked against the ``expected`` type (a non-null externref needs ``store``)."""
     if value.type != expected:
         raise TypeError(f"expected a {expected} argument, not {value.type}")
     width = _WIDTHS.get(expected)
@@ -53,14 +62,22 @@ def to_raw(value: Value, expected: str) -> ffi.wasmtime_val_t:
         raw.of.i64 = _signed(value.bits, 64)
     elif expected == "v128":
         ctypes.memmove(ctypes.addressof(raw.of), value.bits.to_bytes(16, "little"), 16)
+    elif expected == "externref" and value.bits:
+        if store is None or value.bits >> 63:
+            raise UnsupportedValue(f"externref {value.bits:#x} cannot be passed in here")
+        if not ffi.wasmtime_externref_new(store._context(), value.bits, _keep, ctypes.byref(raw.of.externref)):
+            raise wasmtime.WasmtimeError("wasmtime could not create an externref")
     elif value.bits:
         raise UnsupportedValue(f"only null {expected} values can be passed in")
     # a zeroed funcref or externref (store id 0) is null
     return raw
 
 
-def from_raw(raw: ffi.wasmtime_val_t) -> Value:
-    """The raw bits of a wasmtime_val_t (its reference, if any, must be unrooted by the caller)."""
+def from_raw(raw: ffi.wasmtime_val_t, store: wasmtime.Store | None = None) -> Value:
+    """The raw bits of a wasmtime_val_t (its reference, if any, must be unrooted by the caller).
+
+    Without ``store`` an externref says only whether it is null (0) or not (1).
+    """
     name = _RAW_NAMES.get(int(raw.kind))
     if name is None:
         raise UnsupportedValue(f"value kind {raw.kind} has no raw representation here")
@@ -71,6 +88,9 @@ def from_raw(raw: ffi.wasmtime_val_t) -> Value:
     if name == "v128":
         return Value(name, int.from_bytes(ctypes.string_at(ctypes.addressof(raw.of), 16), "little"))
     store_id = raw.of.funcref.store_id if name == "funcref" else raw.of.externref.store_id
+    if name == "externref" and store_id and store is not None:
+        data = ffi.wasmtime_externref_data(store._context(), ctypes.byref(raw.of.externref))
+        return Value(name, int(data or 1))
     return Value(name, 1 if store_id else 0)
 
 
@@ -79,18 +99,23 @@ def call(store: wasmtime.Store, func: wasmtime.Func, args: Sequence[Value],
     """Call ``func`` with raw ``args``; raises wasmtime.Trap or wasmtime.WasmtimeError (incl. ExitTrap)."""
     if len(args) != len(params):
         raise TypeError(f"expected {len(params)} arguments, not {len(args)}")
-    raw_args = (ffi.wasmtime_val_t * len(args))(*(to_raw(a, t) for a, t in zip(args, params, strict=True)))
+    raw_args = (ffi.wasmtime_val_t * len(args))(*(to_raw(a, t, store) for a, t in zip(args, params, strict=True)))
     raw_results = (ffi.wasmtime_val_t * len(results))()
     trap = ctypes.POINTER(ffi.wasm_trap_t)()
-    error = ffi.wasmtime_func_call(
-        store._context(), ctypes.byref(func._func), raw_args, len(args), raw_results, len(results), ctypes.byref(trap)
-    )
+    try:
+        error = ffi.wasmtime_func_call(
+            store._context(), ctypes.byref(func._func), raw_args, len(args), raw_results, len(results),
+            ctypes.byref(trap),
+        )
+    finally:
+        for raw in raw_args:  # the externrefs to_raw made are rooted until the call is over
+            ffi.wasmtime_val_unroot(ctypes.byref(raw))
     if error:
         raise wasmtime.WasmtimeError._from_ptr(error)
     if trap:
         raise wasmtime.Trap._from_ptr(trap)
     try:
-        return [from_raw(raw) for raw in raw_results]
+        return [from_raw(raw, store) for raw in raw_results]
     finally:
         for raw in raw_results:
             ffi.wasmtime_val_unroot(ctypes.byref(raw))
@@ -101,6 +126,6 @@ def global_get(store: wasmtime.Store, global_: wasmtime.Global) -> Value:
     raw = ffi.wasmtime_val_t()
     ffi.wasmtime_global_get(store._context(), ctypes.byref(global_._global), ctypes.byref(raw))
     try:
-        return from_raw(raw)
+        return from_raw(raw, store)
     finally:
         ffi.wasmtime_val_unroot(ctypes.byref(raw))

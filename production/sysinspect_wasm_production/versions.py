@@ -5,5 +5,5 @@ fingerprint (every warm call does) does not import the memory.grow rewriter,
 which only a compilation needs.
 """
 
-INSTRUMENT_VERSION = 1
+INSTRUMENT_VERSION = 2
 """The memory.grow rewriter's version (:mod:`.instrument`): bump it whenever the rewriting changes, so cached artifacts are rebuilt."""

@@ -8,7 +8,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,7 +24,17 @@ from .loader import ENGINE
 from .memory import CheckedStore
 from .signals import DeadlineExceeded, GuestExit, GuestStop
 from .traps import classify
-from .validation import KIND_FUNC, KIND_GLOBAL, KIND_MEMORY, check_module
+from .typecheck import validate
+from .validation import (
+    KIND_FUNC,
+    KIND_GLOBAL,
+    KIND_MEMORY,
+    InvalidModule,
+    check_module,
+    check_sections,
+    import_mismatch,
+    mark_zero_maximums,
+)
 from .values import from_pywasm, to_pywasm, type_name
 from .wasi import CappedOutput, ConfinedWasi
 from .watchdog import Watchdog
@@ -185,21 +195,42 @@ class PywasmModule(Module):
             return None, classify(exc, machine)
         return 0, None
 
-    def instantiate(self, limits: Limits | None = None) -> PywasmInstance:
-        """A bare instance (no WASI, no host API); the module must import nothing."""
+    def instantiate(self, limits: Limits | None = None,
+                    imports: Mapping[str, Instance] | None = None) -> PywasmInstance:
+        """A bare instance (no WASI, no host API), importing from the instances in ``imports``.
+
+        See :meth:`Module.instantiate`: the instance joins the pywasm runtime
+        (store) of the instances in ``imports`` (a fresh one when there are none).
+        """
         limits = limits or Limits()
+        imports = imports or {}
         desc = self._desc
-        if desc.imps:
-            first = desc.imps[0]
+        providers = [p for p in imports.values() if isinstance(p, PywasmInstance)]
+        if len(providers) != len(imports) or any(p._runtime is not providers[0]._runtime for p in providers):
             raise ModuleLoadError(
-                f"module {self.name!r} imports `{first.module}::{first.name}`: a bare instance has no imports",
+                f"module {self.name!r}: the instances to import from must be pywasm instances of one store",
                 TrapKind.LINK_ERROR,
             )
         trap = _memory_over_ceiling(desc, limits)
         if trap:
             raise GuestTrap(trap)
-        runtime = _new_runtime(limits)
-        instance = _guarded(runtime.machine, limits, lambda: runtime.instance(desc))
+        runtime = providers[0]._runtime if providers else _new_runtime(limits)
+        externs = []
+        for imp in desc.imps:
+            given = imports.get(imp.module)
+            extern = given.extern(imp.name) if isinstance(given, PywasmInstance) else None
+            if extern is None or extern.kind != imp.kind:
+                kind = KIND_NAMES.get(imp.kind, "item")
+                raise ModuleLoadError(f"module {self.name!r}: unknown import `{imp.module}::{imp.name}` ({kind}): no "
+                                      f"instance given for {imp.module!r} exports a {kind} {imp.name!r}",
+                                      TrapKind.LINK_ERROR)
+            problem = import_mismatch(runtime.machine.store, desc, imp, extern)
+            if problem:
+                raise ModuleLoadError(f"module {self.name!r}: incompatible import type for `{imp.module}::{imp.name}`: "
+                                      f"{problem}", TrapKind.LINK_ERROR)
+            externs.append(extern)
+        machine = runtime.machine
+        instance = _guarded(machine, limits, lambda: machine.instance(desc, externs))
         return PywasmInstance(runtime, instance, limits)
 
 
@@ -232,6 +263,13 @@ class PywasmInstance(Instance):
     @property
     def _store(self) -> Any:
         return self._runtime.machine.store
+
+    def extern(self, name: str) -> Any:
+        """pywasm's ``Extern`` of export ``name``, to link another instance to it (``None``: no such export)."""
+        for export in self._instance.exps:
+            if export.name == name:
+                return export.data
+        return None
 
     def exports(self) -> list[ExportInfo]:
         """Every export in module order, with function signatures."""
@@ -295,9 +333,13 @@ class PywasmBackend(Backend):
             data = bytes(wasm)
         module_name = name or "module"
         if isinstance(wasm, Path) and self.cache:
-            from .cache import load
+            from .cache import LOADED, load
 
             decoded = load(wasm, data, lambda raw: _decode(module_name, raw), self.cache_dir)
+            if decoded.status == LOADED:
+                # the artifact stands for a full decode and validation of these bytes (its key covers our
+                # checks' sources); what the checks add to pywasm's decoded form must be added here too
+                mark_zero_maximums(decoded.desc, check_sections(data))
             return PywasmModule(module_name, decoded.desc, warnings=decoded.warnings, cache_status=decoded.status,
                                 artifact=decoded.artifact)
         return PywasmModule(module_name, _decode(module_name, data))
@@ -311,6 +353,12 @@ def _decode(name: str, data: bytes) -> Any:
         if reader.read(1):
             raise ValueError("unparsed bytes after the last section (pywasm reads at most 32 sections)")
         check_module(desc)
+        facts = check_sections(data)
+        if facts.data_count is not None and facts.data_count != len(desc.data):
+            raise InvalidModule(f"data count and data section have inconsistent lengths ({facts.data_count} and "
+                                f"{len(desc.data)})")
+        validate(desc, facts.data_count)
+        mark_zero_maximums(desc, facts)
     except Exception as exc:
         raise ModuleLoadError(f"module {name!r} is not a valid WebAssembly module: {type(exc).__name__}: {exc}") from None
     return desc

@@ -7,7 +7,7 @@ pyproject.toml), rewrite its syntax tree and execute it into fresh module
 objects under a private package name. A user's own ``import pywasm`` stays
 untouched, and we never ship a copy of pywasm's code.
 
-The rewrite does five things for correctness, each counted against what
+The rewrite does five things for correctness (and two more, 20 and 21 below), each counted against what
 pywasm 2.2.3 contains (any difference stops the import with
 :class:`EngineMismatch`):
 
@@ -59,8 +59,9 @@ with the same script on this project's (busy, shared) machine:
 13. nested blocks: a block opening with a block enters both in one turn of
     the loop (:data:`STRUCTURED`): 2.34 s to 2.14 s;
 14. opcode constants: every other ``pywasm.opcode.X`` (520) becomes its
-    number; 15. direct LEB128 readers: ``pywasm.leb128.u.decode_reader``
-    (192 calls in the decoder) becomes one name (:data:`LEB128_NAMES`);
+    number; 15. direct LEB128 readers: the decoder's 192 calls of
+    ``pywasm.leb128.u.decode_reader`` (and ``i``) call one name each, the
+    strict reader of 21 (:data:`LEB_READERS`);
 16. hot cases: ``local.get``, ``local.set``, ``local.tee`` use the loop's
     ``frame``, and ``i32.const``, ``i64.const`` build each value once
     (:data:`HOT_BODIES`); 14 to 16 together: 2.14 s to 1.95 s;
@@ -73,6 +74,16 @@ with the same script on this project's (busy, shared) machine:
     stacks with ``del`` instead of copying what stays (:data:`TRUNCATED`):
     with the module's bodies decoded on first use (:mod:`.cache`), 2.38 s to
     about 2.2 s.
+
+And two that hold pywasm's binary reader to the spec (FINDINGS.md F12):
+
+20. in ``ModuleDesc.from_reader``, each non-custom section must be read to
+    its end (``section size mismatch``): pywasm reads a section's entries
+    from a copy of its bytes and ignores what is left;
+21. the parser's LEB128 reads call the strict readers of :mod:`.leb128`
+    (u32 everywhere, s32 for ``i32.const``, s64 for ``i64.const``, s33 for
+    block types) instead of pywasm's, which take any length; each is bound
+    to a name of its own in the rewritten module (15).
 
 Outside this module, the backend raises Python's young-generation garbage
 collection threshold while a guest runs (:data:`.backend.GC_ALLOCATIONS`:
@@ -104,7 +115,7 @@ from sysinspect_wasm import store
 from sysinspect_wasm.spec import WASM_PAGE
 from sysinspect_wasm.traps import TrapKind
 
-from . import fastpath, numerics
+from . import fastpath, leb128, numerics
 from .signals import CheckFailed, HostTrap
 
 PYWASM_VERSION = "2.2.3"
@@ -122,13 +133,14 @@ NUMERICS_NAME = "_sysinspect_numerics"
 EXPECTED: dict[str, Counter[str]] = {
     "leb128": Counter({"assert": 3, "leb128 reader": 2}),
     "arith": Counter({"assert": 5, "import pywasm": 0}),
-    "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4,
+    "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4, "section end": 1,
+                     "leb u32": 189, "leb s32": 1, "leb s64": 1, "leb s33": 1,
                      **{f"numeric {name}": 1 for name in numerics.REPLACED},
                      "dispatch case": 437, "dispatch default": 1,
                      "shared type": 23, "direct constructor": 123, "fresh constructor": 2, "decoder inline instruction": 1, "in-place read": 230,
                      "shared block type": 2, "local stack": 954,
                      "structured fast path": 3, "decoder dispatch case": 95,
-                     "opcode constant": 520, "direct leb128 reader": 192,
+                     "opcode constant": 520,
                      **{f"hot {name}": 1 for name in ("local_get", "local_set", "local_tee", "i32_const", "i64_const")},
                      "truncate in place": 5}),
     "wasi": Counter({"assert": 4, "import pywasm": 1}),
@@ -320,8 +332,16 @@ TRUNCATED = {f"{owner}.{part}" for owner in ("self.stack", STACK_VAR) for part i
 holds every open block of every frame (hundreds); they are cut in place instead. Only the stack object refers to
 these lists (the backend clears them in place too), so the same list cut short is the same as a shorter copy."""
 
-LEB128_NAMES = {"pywasm.leb128.u.decode_reader": "_sysinspect_uleb", "pywasm.leb128.i.decode_reader": "_sysinspect_sleb"}
-"""The LEB128 readers the decoder calls through three attribute look-ups each, and the names bound to them."""
+LEB_READERS = {reader: f"_sysinspect_leb_{reader}" for reader in ("read_u32", "read_s32", "read_s33", "read_s64")}
+"""The strict readers of :mod:`.leb128` (rewrite 21) and the names they are bound to in the rewritten parser, so a
+call costs one look-up instead of pywasm's three (rewrite 15)."""
+SIGNED_READERS = {"i32_const": "read_s32", "i64_const": "read_s64"}
+"""The decoder's cases whose signed LEB128 number is not a block type's (s33)."""
+
+SECTION_END_CHECK = f"""
+if section_id != 0x00 and section_reader.read(1):
+    raise {CHECK_NAME}(f"section size mismatch: section {{section_id}} has bytes after its last entry")
+"""
 
 
 _CONSTANT = """
@@ -349,7 +369,7 @@ between locals, globals and the stack (it never changes a value in place, only f
 
 
 class _Rewriter(ast.NodeTransformer):
-    """The five rewrites of the module docstring, counting what it changed."""
+    """The rewrites of the module docstring, counting what it changed."""
 
     def __init__(self) -> None:
         self.found: Counter[str] = Counter()
@@ -383,9 +403,6 @@ class _Rewriter(ast.NodeTransformer):
                 and text.count(".") == 2:
             self.found["opcode constant"] += 1
             return ast.copy_location(ast.Constant(getattr(_OPCODES, node.attr)), node)
-        if text in LEB128_NAMES:
-            self.found["direct leb128 reader"] += 1
-            return ast.copy_location(ast.Name(LEB128_NAMES[text], ast.Load()), node)
         if self._function == "evaluate" and node.attr == "stack" and isinstance(node.value, ast.Name) \
                 and node.value.id == "self" and isinstance(node.ctx, ast.Load):
             self.found["local stack"] += 1
@@ -453,9 +470,24 @@ class _Rewriter(ast.NodeTransformer):
             return dispatch_tree(node, self.found, "decoder dispatch")
         return node
 
+    def visit_For(self, node: ast.For) -> ast.For:
+        self.generic_visit(node)
+        reads_sections = any(isinstance(statement, ast.Match) and ast.unparse(statement.subject) == "section_id"
+                             for statement in node.body)
+        if self._function == "from_reader" and reads_sections:
+            self.found["section end"] += 1
+            node.body.extend(ast.parse(SECTION_END_CHECK).body)
+        return node
+
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
         func = node.func
+        callee = ast.unparse(func)
+        if callee in ("pywasm.leb128.u.decode_reader", "pywasm.leb128.i.decode_reader"):
+            reader = "read_u32" if callee.endswith("u.decode_reader") else SIGNED_READERS.get(self._case, "read_s33")
+            self.found[f"leb {reader.removeprefix('read_')}"] += 1
+            node.func = ast.copy_location(ast.Name(LEB_READERS[reader], ast.Load()), func)
+            return node
         if self._function == "evaluate_bype" and isinstance(func, ast.Name) and func.id == "FuncType":
             text = ast.unparse(node)
             if text in BLOCK_TYPES:
@@ -548,8 +580,9 @@ def rewrite(name: str, source: str, filename: str) -> types.CodeType:
 ENGINE_KIND = ".pywasm-engine"
 """Cache files of the rewritten interpreter: ``pywasm-2.2.3.<key>.pywasm-engine.cwasm``."""
 ENGINE_FORMAT = 1
-REWRITER_FILES = ("loader.py", "fastpath.py", "numerics.py")
-"""Our sources that decide what the rewrite produces: a change to any of them gives a new key."""
+REWRITER_FILES = ("loader.py", "fastpath.py", "numerics.py", "leb128.py", "validation.py", "typecheck.py")
+"""Our sources that decide what the rewrite produces, and what a module that loaded was checked by (a cached
+module's artifact stands for a full decode and validation): a change to any of them gives a new key."""
 
 REWRITTEN_NOW = "rewritten"
 ENGINE_LOADED = "loaded"
@@ -678,8 +711,7 @@ def _load() -> Engine:
             exec(code, module.__dict__)
             if name == "core":
                 module.__dict__.update(fastpath.helpers(module.ValInst, module.ValType, module.FuncType))
-                module.__dict__.update({LEB128_NAMES[f"pywasm.leb128.{kind}.decode_reader"]:
-                                        getattr(package.leb128, kind).decode_reader for kind in "ui"})
+                module.__dict__.update({bound: getattr(leb128, reader) for reader, bound in LEB_READERS.items()})
             setattr(package, name, module)
             modules[name] = module
     except BaseException:

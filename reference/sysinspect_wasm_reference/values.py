@@ -30,9 +30,15 @@ def to_pywasm(value: Value) -> Any:
     core = ENGINE.core
     val_type = core.ValType(TYPE_CODES[value.type])
     if value.type in REFERENCE_TYPES:
+        inst = core.ValInst.zero(val_type)
+        if value.bits and (value.type != "externref" or value.bits >> 32):
+            raise ValueError(f"{value.type} {value.bits:#x} cannot be passed to a guest (only null, or an externref "
+                             "below 2**32)")
         if value.bits:
-            raise ValueError(f"only null {value.type} values can be passed to a guest")
-        return core.ValInst.zero(val_type)
+            # our externref bits stand where pywasm keeps a reference's index; the guest only moves it around
+            inst.data[:_REF_PRESENT] = value.bits.to_bytes(_REF_PRESENT, "little")
+            inst.data[_REF_PRESENT] = 1
+        return inst
     width = WIDTHS[value.type]
     if not 0 <= value.bits < 1 << (8 * width):
         raise ValueError(f"{value.bits:#x} does not fit in {value.type}")
@@ -43,5 +49,7 @@ def from_pywasm(inst: Any) -> Value:
     """Our ``Value`` for a pywasm ``ValInst``, bit for bit."""
     name = type_name(inst.type)
     if name in REFERENCE_TYPES:
-        return Value(name, 1 if inst.data[_REF_PRESENT] else 0)
+        if not inst.data[_REF_PRESENT]:
+            return Value(name, 0)
+        return Value(name, int.from_bytes(bytes(inst.data[:_REF_PRESENT]), "little") if name == "externref" else 1)
     return Value(name, int.from_bytes(bytes(inst.data[: WIDTHS[name]]), "little"))
