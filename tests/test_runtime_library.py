@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sysinspect_wasm_runtime import library
 from sysinspect_wasm_runtime.protocol import handle
 from sysinspect_wasm_runtime.request import request_from_object
+
+from sysinspect_wasm import library
 
 TRAVERSALS = ["../x", "../../x", "/etc/passwd", "a/b", "x\u0000y", "", ".", "..", "../wasm/ok", "ok/", "ok.wasm",
               "OK", "ok\n", "%2e%2e/x"]

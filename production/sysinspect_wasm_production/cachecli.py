@@ -91,7 +91,7 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from sysinspect_wasm_runtime.library import DEFAULT_SHARELIB
+    from sysinspect_wasm.library import DEFAULT_SHARELIB
 
     parser = argparse.ArgumentParser(prog=PROG, add_help=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -141,13 +141,13 @@ def main(argv: list[str]) -> int:
 
 
 def _module_folder(ns: argparse.Namespace) -> Path:
-    from sysinspect_wasm_runtime.library import module_dir
+    from sysinspect_wasm.library import module_dir
 
     return module_dir(ns.sharelib)
 
 
 def _modules(folder: Path) -> dict[str, str]:
-    from sysinspect_wasm_runtime.library import modules
+    from sysinspect_wasm.library import modules
 
     try:
         return modules(folder)

@@ -306,15 +306,31 @@ class UsageError(Exception):
 
 
 def _default_sharelib() -> str:
-    from .library import DEFAULT_SHARELIB
+    from sysinspect_wasm.library import DEFAULT_SHARELIB
 
     return DEFAULT_SHARELIB
 
 
-def _embedded() -> Path:
-    from .library import embedded_sharelib
+def _embedded_sharelib() -> Path | None:
+    """The sharelib root of the module corpus shipped with this package, if installed.
 
-    root = embedded_sharelib()
+    It holds ``lib/runtime/wasm/<id>.wasm`` like a node's sharelib, so that
+    modules can be tried without a Sysinspect installation.
+    """
+    import importlib
+
+    from sysinspect_wasm.library import module_dir
+
+    try:
+        corpus = importlib.import_module("sysinspect_wasm_corpus")
+    except ImportError:
+        return None
+    root = Path(corpus.library_root())
+    return root if module_dir(root).is_dir() else None
+
+
+def _embedded() -> Path:
+    root = _embedded_sharelib()
     if root is None:
         raise UsageError("the embedded module library is not installed (package sysinspect_wasm_corpus)")
     return root
@@ -335,7 +351,7 @@ def resolve_module(spec: str, sharelib: Path | None) -> tuple[str, Path, Path | 
     sharelib and then in the embedded library. A path's folder is used as the
     module folder; when it is ``<root>/lib/runtime/wasm`` its root is the sharelib.
     """
-    from .library import MODULE_SUBDIR, MODULE_SUFFIX, embedded_sharelib, module_dir, modules
+    from sysinspect_wasm.library import MODULE_SUBDIR, MODULE_SUFFIX, module_dir, modules
 
     if "/" in spec or spec.endswith(MODULE_SUFFIX):
         path = Path(spec).expanduser()
@@ -350,7 +366,7 @@ def resolve_module(spec: str, sharelib: Path | None) -> tuple[str, Path, Path | 
     if sharelib is not None:
         return spec, module_dir(sharelib), sharelib
     candidates = [Path(_default_sharelib())]
-    embedded = embedded_sharelib()
+    embedded = _embedded_sharelib()
     if embedded is not None:
         candidates.append(embedded)
     for root in candidates:
@@ -464,7 +480,7 @@ def cmd_list(ns: argparse.Namespace) -> int:
     if response.retcode != 0:
         hint = "" if ns.embedded else f" ('{PROG} --embedded -l' lists the modules shipped with this runtime)"
         return _fail(f"{response.message}{hint}", response.retcode)
-    from .library import module_dir
+    from sysinspect_wasm.library import module_dir
 
     names = response.data.get("modules", [])
     print(f"Available Wasm/WASI modules in {module_dir(root)}:")

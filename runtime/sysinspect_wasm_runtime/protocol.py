@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from . import library
+from sysinspect_wasm import library
+
 from .header import build_header, header_line
 from .output import LOGS_KEY, OutputError, guest_data
 from .request import SHARELIB_KEY, ModRequest, RequestError, RuntimeSettings, parse_request, runtime_settings

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .library import DEFAULT_SHARELIB, module_dir, modules
+from sysinspect_wasm.library import DEFAULT_SHARELIB, module_dir, modules
 
 PROG = "wasm-runtime"
 BACKENDS = ("auto", "wasmtime", "pywasm")

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sysinspect_wasm.jsonio import loads_serde
+from sysinspect_wasm.library import DEFAULT_SHARELIB
 from sysinspect_wasm.records import FrozenRecord
-
-from .library import DEFAULT_SHARELIB
 
 RT_PREFIX = "rt."
 SHARELIB_KEY = "path.sharelib"

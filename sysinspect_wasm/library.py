@@ -1,5 +1,9 @@
 """The module library: ``<sharelib>/lib/runtime/wasm/<id>.wasm``.
 
+It lives in the core because both the runtime (protocol and developer mode)
+and the production backend's cache commands (``precompile``, ``cache``) list
+modules the same way, and a backend may not import the runtime above it.
+
 A module id is looked up only by comparing it with the names in a listing of
 the module folder, never by joining it onto a path: an id such as ``../x``,
 ``/etc/passwd`` or ``a/b`` simply matches no listed name (PROTOCOL.md 1.4).
@@ -56,18 +60,3 @@ def find_module(folder: Path, module_id: str) -> Path | None:
     path = modules(folder).get(module_id)
     return Path(path) if path is not None else None
 
-
-def embedded_sharelib() -> Path | None:
-    """The sharelib root of the module corpus shipped with this package, if installed.
-
-    It holds ``lib/runtime/wasm/<id>.wasm`` like a node's sharelib, so that
-    modules can be tried without a Sysinspect installation.
-    """
-    import importlib
-
-    try:
-        corpus = importlib.import_module("sysinspect_wasm_corpus")
-    except ImportError:
-        return None
-    root = Path(corpus.library_root())
-    return root if module_dir(root).is_dir() else None
