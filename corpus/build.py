@@ -43,6 +43,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this file's folder (corpus/) is first on sys.path, not the repository root: put the root
+# there so that the core's binary reader (the one reader of the format) is importable, installed or not.
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+from sysinspect_wasm import wasmbinary
+from sysinspect_wasm.errors import WasmRuntimeError
+
 CORPUS = Path(__file__).resolve().parent
 CATALOGUE = CORPUS / "modules.toml"
 MANIFEST = CORPUS / "manifest.json"
@@ -69,7 +75,7 @@ def say(message: str) -> None:
         print(message, flush=True)
 
 
-class BuildError(Exception):
+class BuildError(WasmRuntimeError):
     """A module or a toolchain could not be built or set up."""
 
 
@@ -461,57 +467,13 @@ def source_hash(module: dict[str, Any], root: Path, command: str) -> str:
 
 def read_imports(data: bytes) -> list[tuple[str, str]]:
     """The (module, name) pairs of a binary module's imports (empty when unreadable)."""
-
-    def leb(pos: int) -> tuple[int, int]:
-        result = shift = 0
-        while True:
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return result, pos
-
-    def name(pos: int) -> tuple[str, int]:
-        length, pos = leb(pos)
-        return data[pos:pos + length].decode("utf-8"), pos + length
-
-    imports: list[tuple[str, str]] = []
     try:
-        pos = 8
-        while pos < len(data):
-            section, pos = data[pos], pos + 1
-            size, pos = leb(pos)
-            end = pos + size
-            if section == 2:
-                count, p = leb(pos)
-                for _ in range(count):
-                    mod, p = name(p)
-                    field, p = name(p)
-                    kind, p = data[p], p + 1
-                    if kind == 0:
-                        _, p = leb(p)
-                    elif kind == 1:
-                        p += 1
-                        flags, p = leb(p)
-                        _, p = leb(p)
-                        if flags & 1:
-                            _, p = leb(p)
-                    elif kind == 2:
-                        flags, p = leb(p)
-                        _, p = leb(p)
-                        if flags & 1:
-                            _, p = leb(p)
-                    elif kind == 3:
-                        p += 2
-                    else:
-                        _, p = leb(p)
-                    imports.append((mod, field))
-                return imports
-            pos = end
-    except (IndexError, UnicodeDecodeError):
+        for section in wasmbinary.read_sections(data, partial=True):  # a truncated fault module keeps its imports
+            if section.id == wasmbinary.SECTION_IMPORT:
+                return [(entry.module, entry.name) for entry in wasmbinary.read_imports(data, section)]
+    except wasmbinary.DecodeError:
         return []
-    return imports
+    return []
 
 
 # ------------------------------------------------------------------- build ---

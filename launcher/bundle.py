@@ -52,7 +52,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-PROG = "wasm-runtime bundle"
+from sysinspect_wasm.errors import WasmRuntimeError
+from sysinspect_wasm.usage import PROG as RUNTIME_PROG
+
+PROG = f"{RUNTIME_PROG} bundle"
 HERE = Path(__file__).resolve().parent
 LAUNCHER_SOURCE = HERE / "wasm-runtime.c"
 BOOT_SOURCE = HERE / "boot.py"
@@ -102,7 +105,7 @@ DEFAULT_TARGETS = ("linux-x86_64", "linux-arm64", "linux-arm", "linux-riscv")
 ELFOSABI_FREEBSD = 9
 
 
-class BundleError(Exception):
+class BundleError(WasmRuntimeError):
     """The bundle cannot be built; the text says what failed and what to do."""
 
 

@@ -7,12 +7,21 @@ import importlib
 from .errors import BackendUnavailable
 from .executor import Backend
 
-BACKENDS: dict[str, tuple[str, str]] = {
-    "wasmtime": ("sysinspect_wasm_production", "WasmtimeBackend"),
-    "pywasm": ("sysinspect_wasm_reference", "PywasmBackend"),
-}
+# The one home of the backend names: the backends' ``name``, ``rt.backend``, the command lines'
+# choices and the differential tester's default pair all use these.
+WASMTIME = "wasmtime"
+PYWASM = "pywasm"
 AUTO = "auto"
+
+# Loaded by name, so that the core does not import the backends above it (tests/test_layering.py).
+BACKENDS: dict[str, tuple[str, str]] = {
+    WASMTIME: ("sysinspect_wasm_production", "WasmtimeBackend"),
+    PYWASM: ("sysinspect_wasm_reference", "PywasmBackend"),
+}
+BACKEND_NAMES = tuple(BACKENDS)
+"""The concrete backends, wasmtime first (the pair the differential tester compares)."""
 BACKEND_CHOICES = (AUTO, *BACKENDS)
+"""Every value ``rt.backend`` and ``--backend`` accept."""
 
 
 def _load(name: str) -> Backend:
@@ -37,9 +46,9 @@ def get_backend(name: str = AUTO) -> Backend:
     """
     if name == AUTO:
         try:
-            return _load("wasmtime")
+            return _load(WASMTIME)
         except BackendUnavailable:
-            return _load("pywasm")
+            return _load(PYWASM)
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(BACKEND_CHOICES)}")
     return _load(name)

@@ -24,7 +24,21 @@ Errors a caller can cause (everything else a guest does is a trap):
   not fit its type, or a non-null ``funcref`` passed in;
 - :class:`~sysinspect_wasm.errors.GuestTrap`: the guest trapped (a start
   function, an active segment out of bounds, a called export), or a limit
-  stopped it.
+  stopped it;
+- :class:`~sysinspect_wasm.errors.WasmRuntimeError` itself from
+  :meth:`Module.run`: the host cannot set up what ``spec`` asks for (a
+  preopened directory that cannot be opened); nothing the guest does
+  raises from ``run``, every guest failure is a trap in the result.
+
+:meth:`Instance.exports` and the ``name``/``warnings`` of a module do not
+raise. The exceptions above are the whole contract: the builtin
+``KeyError``/``TypeError``/``ValueError`` for a caller's wrong arguments,
+and subclasses of the project's one root ``WasmRuntimeError`` for the rest
+(every exception class of the project derives from it). Anything else that
+escapes a backend is a bug of that backend. Tested by
+``tests/test_backend_traps.py`` and ``tests/test_backend_linking.py`` (both
+backends), ``tests/test_production_instance.py`` (the argument errors) and
+``tests/test_errors.py`` (the one root).
 """
 
 from __future__ import annotations
@@ -43,19 +57,24 @@ class Instance(abc.ABC):
 
     @abc.abstractmethod
     def exports(self) -> list[ExportInfo]:
-        """The instance's exports in module order."""
+        """The instance's exports in module order; never raises."""
 
     @abc.abstractmethod
     def call(self, name: str, args: Sequence[Value]) -> list[Value]:
-        """Call exported function ``name``; a trap raises :class:`~sysinspect_wasm.errors.GuestTrap`."""
+        """Call exported function ``name``; a trap raises :class:`~sysinspect_wasm.errors.GuestTrap`.
+
+        :class:`KeyError` when there is no such function, :class:`TypeError`
+        for arguments of other types than its parameters, :class:`ValueError`
+        for a value whose bits do not fit its type or a non-null ``funcref``.
+        """
 
     @abc.abstractmethod
     def global_value(self, name: str) -> Value:
-        """The current value of exported global ``name``."""
+        """The current value of exported global ``name``; :class:`KeyError` when there is no such global."""
 
     @abc.abstractmethod
     def memory(self, name: str) -> bytes:
-        """A copy of exported memory ``name``."""
+        """A copy of exported memory ``name``; :class:`KeyError` when there is no such memory."""
 
 
 class Module(abc.ABC):
@@ -74,7 +93,9 @@ class Module(abc.ABC):
         """Run the module as a WASI command (its ``_start``) under ``spec``.
 
         Never raises for anything the guest does: every failure comes back as
-        a classified trap in the result.
+        a classified trap in the result. Raises
+        :class:`~sysinspect_wasm.errors.WasmRuntimeError` only when the host
+        cannot provide what ``spec`` asks for (a preopen that cannot be opened).
         """
 
     @abc.abstractmethod

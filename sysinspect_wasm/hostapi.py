@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from .commands import CommandRunner, run_host_command
+from .errors import WasmRuntimeError
 from .jsonio import compact_json_bytes, loads_serde, resolve_pointer
 from .packagekit import PackageKit, PackageKitError
 from .records import FrozenRecord
@@ -58,7 +59,7 @@ class GuestMemory(Protocol):
         ...
 
 
-class BadCall(Exception):
+class BadCall(WasmRuntimeError):
     """A call the guest got wrong: answered with -2."""
 
 

@@ -46,6 +46,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .errors import WasmRuntimeError
+
 _MISSING = object()
 
 U64_MAX = (1 << 64) - 1
@@ -55,7 +57,7 @@ _POW10 = tuple(float(f"1e{i}") for i in range(309))
 _encode_string = json.encoder.encode_basestring  # serde_json's escapes exactly (non-ASCII kept raw)
 
 
-class NumberOutOfRange(ValueError):
+class NumberOutOfRange(ValueError, WasmRuntimeError):
     """A JSON number serde_json refuses: it does not fit a double."""
 
 

@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .errors import WasmRuntimeError
 from .records import FrozenRecord
 
 PK_SERVICE = "org.freedesktop.PackageKit"
@@ -49,7 +50,7 @@ SIGNAL_QUEUE = 1 << 20
 """Signals kept while a transaction runs: one ``Package`` signal per installed package."""
 
 
-class PackageKitError(Exception):
+class PackageKitError(WasmRuntimeError):
     """A PackageKit helper failed; ``str()`` is the text upstream writes under ``"error"``."""
 
     def __init__(self, text: str) -> None:

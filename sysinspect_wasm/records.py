@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from .errors import WasmRuntimeError
 
-class FrozenInstanceError(AttributeError):
+
+class FrozenInstanceError(AttributeError, WasmRuntimeError):
     """An assignment to (or deletion of) an attribute of a frozen record."""
 
 

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 MIB = 1024 * 1024
 WASM_PAGE = 65536
+"""Bytes in one page of linear memory."""
+MAX_PAGES = 65536
+"""The most pages a 32-bit memory can have (4 GiB): the WebAssembly limit every backend enforces."""
 
 DEFAULT_MEMORY_BYTES = 256 * MIB
 """Default linear-memory ceiling: generous for Go guests, bounded for the host."""

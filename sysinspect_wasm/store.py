@@ -44,6 +44,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from .errors import WasmRuntimeError
+
 CACHE_DIR_ENV = "SYSINSPECT_WASM_CACHE_DIR"
 """An absolute path: keep cache files in this folder (created, mode 0700, if missing) instead of beside the modules."""
 SUFFIX = ".cwasm"
@@ -57,11 +59,11 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 USER_DIR_NAME = "sysinspect-wasm"
 
 
-class Damaged(Exception):
+class Damaged(WasmRuntimeError):
     """A cache file that fails its own checks: truncated, garbled, or built for another key or format."""
 
 
-class TooLarge(Exception):
+class TooLarge(WasmRuntimeError):
     """A cache file would be larger than :data:`MAX_FILE_BYTES`; it is not written."""
 
 

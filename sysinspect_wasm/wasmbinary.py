@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import WasmRuntimeError
+from .spec import MAX_PAGES
+
 MAGIC = b"\x00asm"
 VERSION_1 = b"\x01\x00\x00\x00"
 
@@ -27,9 +30,6 @@ SECTION_MEMORY = 5
 SECTION_GLOBAL = 6
 SECTION_EXPORT = 7
 SECTION_CODE = 10
-
-PAGES_32 = 65536
-"""The most pages a 32-bit memory can have (4 GiB)."""
 
 PAGES_64 = 1 << 48
 """The most 64 KiB pages a 64-bit memory can address."""
@@ -51,7 +51,7 @@ _LIMITS_64 = 0x04
 _LIMITS_PAGE_SIZE = 0x08
 
 
-class DecodeError(Exception):
+class DecodeError(WasmRuntimeError):
     """The bytes are not something this decoder understands."""
 
 
@@ -173,7 +173,7 @@ class MemoryInfo:
         """The declared maximum, or the most the index type can address."""
         if self.maximum is not None:
             return self.maximum
-        return PAGES_64 if self.is_64 else PAGES_32
+        return PAGES_64 if self.is_64 else MAX_PAGES
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from sysinspect_wasm import Backend, BackendUnavailable, get_backend
-
-BACKEND_NAMES = ("wasmtime", "pywasm")
+from sysinspect_wasm.backends import BACKEND_NAMES
 
 
 def wat_to_wasm(text: str) -> bytes:

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BACKEND_NAMES, load_backend
+from conftest import load_backend
 
 from sysinspect_wasm import Module, Preopen, RunSpec
+from sysinspect_wasm.backends import BACKEND_NAMES
 
 PROBE = Path(__file__).parent / "guests" / "fsprobe.wasm"
 

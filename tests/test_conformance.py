@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKEND_NAMES, load_backend
+from conftest import load_backend
 
 from sysinspect_wasm import Limits, Preopen, RunSpec
+from sysinspect_wasm.backends import BACKEND_NAMES
 
 SUITE = Path(__file__).parent / "data" / "wasi-testsuite"
 FOLDERS = ("c", "assemblyscript", "rust")

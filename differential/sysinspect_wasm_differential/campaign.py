@@ -22,6 +22,8 @@ import hypothesis
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sysinspect_wasm.errors import WasmRuntimeError
+
 from .compare import Comparison
 from .settings import campaign_settings
 
@@ -41,7 +43,7 @@ class Finding:
         return self.comparison.signature()
 
 
-class Divergence(AssertionError):
+class Divergence(AssertionError, WasmRuntimeError):
     """The backends disagreed on an example; the message is the side-by-side report."""
 
     def __init__(self, finding: Finding) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from sysinspect_wasm.backends import BACKEND_NAMES
 from sysinspect_wasm.errors import BackendUnavailable
 
 from .campaign import Tally
@@ -110,7 +111,7 @@ def diff_parser(prog: str = "wasm-runtime diff") -> argparse.ArgumentParser:
     parser.add_argument("--live-exec", action="store_true",
                         help="run commands the guest asks api.exec for that are not on the tape, for real "
                              "(once each; both backends get the same answer)")
-    parser.add_argument("--backends", type=_backends, default=("wasmtime", "pywasm"), metavar="LEFT,RIGHT",
+    parser.add_argument("--backends", type=_backends, default=BACKEND_NAMES, metavar="LEFT,RIGHT",
                         help="the two backends to compare (default wasmtime,pywasm)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="time limit of one run on one backend (default 60; a timeout makes the example inconclusive)")

@@ -21,7 +21,7 @@ from typing import Any
 
 from sysinspect_wasm_runtime.protocol import guest_run_spec
 
-from sysinspect_wasm.backends import get_backend
+from sysinspect_wasm.backends import BACKEND_NAMES, get_backend
 from sysinspect_wasm.errors import GuestTrap, ModuleLoadError
 from sysinspect_wasm.executor import Instance, Module
 from sysinspect_wasm.result import ExportInfo, Value
@@ -32,7 +32,7 @@ from .compare import CallOutcome, InstanceTrace, RunObservation
 from .filetree import FileTree, materialise, snapshot
 from .responder import RecordedResponder, Tape
 
-DEFAULT_BACKENDS = ("wasmtime", "pywasm")
+DEFAULT_BACKENDS = BACKEND_NAMES
 """Left and right: production first, the reference second."""
 
 

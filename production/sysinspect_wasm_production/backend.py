@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import wasmtime
 
+from sysinspect_wasm.backends import WASMTIME
 from sysinspect_wasm.errors import GuestTrap, ModuleLoadError, WasmRuntimeError
 from sysinspect_wasm.executor import Backend, Instance, Module
 from sysinspect_wasm.result import VALUE_TYPES, ExportInfo, RunResult, Value
@@ -223,7 +224,7 @@ class WasmtimeBackend(Backend):
     differential runs) load generated modules once.
     """
 
-    name: ClassVar[str] = "wasmtime"
+    name: ClassVar[str] = WASMTIME
 
     def __init__(self, settings: EngineSettings = DEFAULT_SETTINGS, *,
                  cache_dir: str | os.PathLike[str] | None = None, cache: bool = True) -> None:

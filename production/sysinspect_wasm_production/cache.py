@@ -107,7 +107,7 @@ from typing import Any
 
 import wasmtime
 
-from sysinspect_wasm.errors import ModuleLoadError
+from sysinspect_wasm.errors import ModuleLoadError, WasmRuntimeError
 
 from .engine import EngineHandle, sha256
 from .program import LayoutFacts, Program, compile_module, layout_facts, restore_program, valid_facts
@@ -162,7 +162,7 @@ WAITING = "waiting"
 HASHED = "hashed"
 
 
-class Damaged(Exception):
+class Damaged(WasmRuntimeError):
     """An artifact that fails its own checks: truncated, garbled, foreign, or refused by wasmtime."""
 
 

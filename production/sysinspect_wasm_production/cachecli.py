@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import cache
+from sysinspect_wasm.usage import PROG, UsageError
 
-PROG = "wasm-runtime"
+from . import cache
 
 WHERE = f"""\
 where artifacts live:
@@ -84,10 +84,6 @@ examples:
 Only files named like artifacts or memos of this cache are touched; other
 .cwasm files (e.g. upstream's <id>.cwasm) are listed as not managed and left
 alone."""
-
-
-class UsageError(Exception):
-    """A command-line mistake; the text says what to do instead."""
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from sysinspect_wasm.records import FrozenRecord
+from sysinspect_wasm.spec import MIB
 
 from .epoch import EpochClock
 from .versions import INSTRUMENT_VERSION
@@ -41,8 +42,6 @@ def sha256(data: bytes = b"") -> HASH:
         from hashlib import sha256 as implementation
     return implementation(data)
 
-
-MIB = 1024 * 1024
 
 
 @functools.cache

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import wasmtime
 from wasmtime import _ffi as ffi
 
+from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.result import Value
 
 _MASK32 = (1 << 32) - 1
@@ -30,7 +31,7 @@ _RAW_KINDS = {"i32": _I32, "i64": _I64, "f32": _F32, "f64": _F64, "v128": _V128,
 _RAW_NAMES = {kind: name for name, kind in _RAW_KINDS.items()}
 
 
-class UnsupportedValue(ValueError):
+class UnsupportedValue(ValueError, WasmRuntimeError):
     """A value or type that cannot cross as a raw :class:`Value`."""
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sysinspect_wasm.backends import PYWASM
 from sysinspect_wasm.errors import GuestTrap, ModuleLoadError, WasmRuntimeError
 from sysinspect_wasm.executor import Backend, Instance, Module
 from sysinspect_wasm.hostapi import HostApi
@@ -315,7 +316,7 @@ class PywasmBackend(Backend):
     full. Modules loaded from bytes are never cached.
     """
 
-    name: ClassVar[str] = "pywasm"
+    name: ClassVar[str] = PYWASM
 
     def __init__(self, *, cache_dir: str | os.PathLike[str] | None = None, cache: bool = True) -> None:
         self.cache_dir = cache_dir

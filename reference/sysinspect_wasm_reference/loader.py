@@ -112,7 +112,8 @@ from pathlib import Path
 from typing import Any
 
 from sysinspect_wasm import store
-from sysinspect_wasm.spec import WASM_PAGE
+from sysinspect_wasm.errors import WasmRuntimeError
+from sysinspect_wasm.spec import MAX_PAGES, WASM_PAGE
 from sysinspect_wasm.traps import TrapKind
 
 from . import fastpath, leb128, numerics
@@ -146,13 +147,10 @@ EXPECTED: dict[str, Counter[str]] = {
     "wasi": Counter({"assert": 4, "import pywasm": 1}),
 }
 
-MAX_PAGES = 65536
-"""The most pages a 32-bit memory can have."""
-
 _OPCODES = importlib.import_module("pywasm.opcode")
 
 
-class EngineMismatch(ImportError):
+class EngineMismatch(ImportError, WasmRuntimeError):
     """The installed pywasm is not the one our rewrite was written for."""
 
 

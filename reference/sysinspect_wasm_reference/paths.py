@@ -21,12 +21,14 @@ import os
 import stat
 from types import TracebackType
 
+from sysinspect_wasm.errors import WasmRuntimeError
+
 MAX_SYMLINK_EXPANSIONS = 40
 
 _DIR_FLAGS = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-class PathError(Exception):
+class PathError(WasmRuntimeError):
     """A path cannot be resolved; ``errno`` is the host errno number to report."""
 
     def __init__(self, code: int, path: str) -> None:

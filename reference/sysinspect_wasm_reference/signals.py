@@ -8,10 +8,11 @@ from a bug in our own code.
 
 from __future__ import annotations
 
+from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.traps import TrapKind
 
 
-class GuestStop(Exception):
+class GuestStop(WasmRuntimeError):
     """Base class: the guest cannot go on."""
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sysinspect_wasm.errors import WasmRuntimeError
+from sysinspect_wasm.spec import MAX_PAGES, WASM_PAGE
 from sysinspect_wasm.wasmbinary import DecodeError, read_sections, read_u
 
-MAX_PAGES = 65536
 KIND_FUNC, KIND_TABLE, KIND_MEMORY, KIND_GLOBAL = 0x00, 0x01, 0x02, 0x03
 SECTION_ORDER = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11)
 """The order of the known non-custom sections (the data count section, 12, comes before the code)."""
@@ -23,7 +24,7 @@ SECTION_DATA_COUNT = 12
 SECTION_FUNCTION, SECTION_TABLE, SECTION_MEMORY, SECTION_CODE = 3, 4, 5, 10
 
 
-class InvalidModule(ValueError):
+class InvalidModule(ValueError, WasmRuntimeError):
     """The module is not valid WebAssembly."""
 
 
@@ -186,7 +187,7 @@ def import_mismatch(store: Any, desc: Any, imp: Any, extern: Any) -> str:
             return "the table's limits do not match"
     elif imp.kind == KIND_MEMORY:
         memory = store.mems[extern.data]
-        if not _limits_match(len(memory.data) // 65536, _maximum(memory.type.limits), imp.desc.limits):
+        if not _limits_match(len(memory.data) // WASM_PAGE, _maximum(memory.type.limits), imp.desc.limits):
             return "the memory's limits do not match"
     elif imp.kind == KIND_GLOBAL:
         glob = store.glob[extern.data]

@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sysinspect_wasm.usage import PROG, UsageError
+
 if TYPE_CHECKING:
     import argparse
 
     from .request import ModRequest
     from .response import ModResponse
 
-PROG = "wasm-runtime"
 WATCHDOG_GRACE = 5.0
 """Seconds past the request's timeout after which the runtime answers by itself, whatever the backend does."""
 MAX_DRAIN_BYTES = 256 * 1024 * 1024
@@ -249,6 +250,8 @@ examples:
 def _parser() -> argparse.ArgumentParser:
     import argparse
 
+    from sysinspect_wasm.backends import BACKEND_CHOICES
+
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -282,7 +285,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="config entry, e.g. path.sharelib=/srv/x; KEY:=JSON for a typed value (repeatable)")
     run.add_argument("--host-json", metavar="FILE", help="JSON object for the request's 'host' (traits, paths)")
     run.add_argument("--request", metavar="FILE", help="start from this JSON request ('-' for stdin); flags add to it")
-    run.add_argument("--backend", "-b", choices=("auto", "wasmtime", "pywasm"), help="rt.backend (default auto)")
+    run.add_argument("--backend", "-b", choices=BACKEND_CHOICES, help="rt.backend (default auto)")
     run.add_argument("--timeout", "-t", type=int, metavar="SECONDS", help="the request's timeout, 0-255")
     run.add_argument("--sandbox", action="store_true", help="rt.sandbox: read-only /, api.exec refused")
     run.add_argument("--memory-mb", type=int, metavar="N", help="rt.memory-mb: linear-memory ceiling in MiB")
@@ -299,10 +302,6 @@ def _parser() -> argparse.ArgumentParser:
 def _fail(text: str, status: int = 2) -> int:
     sys.stderr.write(f"{PROG}: {text}\n")
     return status
-
-
-class UsageError(Exception):
-    """A command-line mistake; the text says what to do instead."""
 
 
 def _default_sharelib() -> str:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sysinspect_wasm.errors import WasmRuntimeError
+
 from .request import loads_strict
 
 LOGS_KEY = "__sysinspect-module-logs"
 UPSTREAM_LOGS_KEY = "__module-logs"
 
 
-class OutputError(Exception):
+class OutputError(WasmRuntimeError):
     """The guest's output cannot be put into the response (retcode 6)."""
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from sysinspect_wasm import library
+from sysinspect_wasm.backends import AUTO, WASMTIME
+from sysinspect_wasm.spec import MIB
 
 from .header import build_header, header_line
 from .output import LOGS_KEY, OutputError, guest_data
@@ -44,7 +46,6 @@ STDERR_WARNING_CHARS = 4096
 STDERR_ECHO_BYTES = 32 * 1024
 """Guest stderr copied to ours, at most: a caller that reads our stdout before our stderr must never block us."""
 KIB = 1024
-MIB = 1024 * 1024
 
 
 def guest_run_spec(module_id: str, header: Mapping[str, Any], root: Path, limits: Limits, *, writable: bool,
@@ -245,7 +246,7 @@ class _Call:
             backend = get_backend(settings.backend)
         except BackendUnavailable as exc:
             return setup_failed(str(exc), self.warning)
-        if settings.backend == "auto" and backend.name != "wasmtime":
+        if settings.backend == AUTO and backend.name != WASMTIME:
             self.warning.append(f"wasmtime cannot be used here: the module ran on the {backend.name} backend (much slower)")
 
         limits = self._limits(settings)

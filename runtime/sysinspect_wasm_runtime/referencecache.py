@@ -30,10 +30,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sysinspect_wasm.backends import AUTO, BACKEND_CHOICES, PYWASM, WASMTIME
 from sysinspect_wasm.library import DEFAULT_SHARELIB, module_dir, modules
+from sysinspect_wasm.usage import PROG
 
-PROG = "wasm-runtime"
-BACKENDS = ("auto", "wasmtime", "pywasm")
 LEFTOVER_SECONDS = 600
 """A temporary file of the reference caches older than this is left over from an interrupted write (a write
 takes well under a second)."""
@@ -87,8 +87,8 @@ def split_backend(args: list[str]) -> tuple[list[str], str]:
 def run(args: list[str]) -> int:
     """``precompile`` or ``cache ...`` for both backends' files (``args`` starts with the command); the exit status."""
     args, backend = split_backend(args)
-    if backend not in BACKENDS:
-        sys.stderr.write(f"{PROG}: unknown backend {backend!r} for {args[0]}: choose one of {', '.join(BACKENDS)}\n")
+    if backend not in BACKEND_CHOICES:
+        sys.stderr.write(f"{PROG}: unknown backend {backend!r} for {args[0]}: choose one of {', '.join(BACKEND_CHOICES)}\n")
         return 2
     native: Callable[[list[str]], int] | None
     try:
@@ -96,9 +96,9 @@ def run(args: list[str]) -> int:
     except ImportError:
         native = None
     asks_help = "-h" in args or "--help" in args
-    if native is not None and (asks_help or backend == "wasmtime" or (args[0] == "precompile" and backend == "auto")):
+    if native is not None and (asks_help or backend == WASMTIME or (args[0] == "precompile" and backend == AUTO)):
         return native(args)
-    if native is None and backend == "wasmtime":
+    if native is None and backend == WASMTIME:
         sys.stderr.write(f"{PROG}: {args[0]} --backend wasmtime needs wasmtime, which cannot be imported here\n")
         return 1
     if asks_help or (len(args) < 2 and args[0] == "cache"):
@@ -112,7 +112,7 @@ def run(args: list[str]) -> int:
         return 2
     if ns.command == "precompile":
         return precompile(ns)
-    if native is None or backend == "pywasm":
+    if native is None or backend == PYWASM:
         return {"list": cache_list, "prune": cache_prune, "clear": cache_clear}[ns.action](ns, [])
     if ns.json and ns.action == "list":
         captured = io.StringIO()
@@ -289,7 +289,7 @@ def cache_list(ns: argparse.Namespace, document: list[Any]) -> int:
     """``cache list``: the reference backend's files, appended to the native command's JSON ``document`` if any."""
     folders = _folders(ns)
     if ns.json:
-        document += [{"folder": str(folder), "backend": "pywasm", "artifacts": [e.as_dict() for e in _entries(folder)]}
+        document += [{"folder": str(folder), "backend": PYWASM, "artifacts": [e.as_dict() for e in _entries(folder)]}
                      for folder in folders]
         print(json.dumps(document, indent=2))
         return 0

@@ -13,6 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sysinspect_wasm.backends import BACKEND_CHOICES
+from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.jsonio import loads_serde
 from sysinspect_wasm.library import DEFAULT_SHARELIB
 from sysinspect_wasm.records import FrozenRecord
@@ -31,7 +33,6 @@ MAX_MEMORY_MB = 4096
 """A 32-bit linear memory cannot be larger than 4 GiB."""
 MAX_OUTPUT_KB = 1024 * 1024
 
-BACKEND_NAMES = ("auto", "wasmtime", "pywasm")
 
 # The rt.* names this runtime understands, with a one-line summary each; the
 # manual documents every one of them at length.
@@ -55,7 +56,7 @@ _ALIASES = (("options", "opts"), ("arguments", "args"))
 _KNOWN_KEYS = frozenset({"timeout", "quiet", "options", "opts", "arguments", "args", "config", "host", "ext"})
 
 
-class RequestError(Exception):
+class RequestError(WasmRuntimeError):
     """The request cannot be understood; the text says what was wrong (retcode 2)."""
 
 
@@ -302,9 +303,9 @@ def runtime_settings(request: ModRequest) -> RuntimeSettings:
     backend = arguments.get("rt.backend", "auto")
     if backend is None:
         backend = "auto"
-    if not isinstance(backend, str) or backend not in BACKEND_NAMES:
+    if not isinstance(backend, str) or backend not in BACKEND_CHOICES:
         shown = json.dumps(backend, ensure_ascii=False)[:60]
-        raise RequestError(f'argument "rt.backend" must be one of {", ".join(BACKEND_NAMES)}, not {shown}')
+        raise RequestError(f'argument "rt.backend" must be one of {", ".join(BACKEND_CHOICES)}, not {shown}')
 
     rootfs = _path_argument(arguments, "rt.rootfs")
     write_dir = _path_argument(arguments, WRITE_DIR)
