@@ -8,6 +8,14 @@ uses therefore derive from :class:`Record` or :class:`FrozenRecord` and write
 their ``__init__`` by hand; these bases give them what a dataclass would:
 equality, a ``repr`` and, when frozen, a hash and no assignment. The fields
 are the names in the class's ``__match_args__``, in order.
+
+This is the project's one value-class idiom (the binary reader
+:mod:`.wasmbinary` and a few modules off the warm path use frozen
+dataclasses). A record writes its fields three times: as class annotations,
+in ``__match_args__`` and as ``__init__``'s parameters, in the same order;
+``tests/test_records.py`` finds every record and checks that the three agree,
+that ``__init__`` stores each argument in its field, that equality sees every
+field, and that frozen records hash and refuse assignment.
 """
 
 from __future__ import annotations

@@ -33,6 +33,13 @@ class RunResult(Record):
     """The outcome of one run, the same shape on every backend."""
 
     __match_args__ = ("exit_code", "stdout", "stderr", "trap", "host_calls", "logs", "elapsed")
+    exit_code: int | None
+    stdout: bytes
+    stderr: bytes
+    trap: Trap | None
+    host_calls: list[HostCall]
+    logs: list[str]
+    elapsed: float
 
     def __init__(self, exit_code: int | None, stdout: bytes = b"", stderr: bytes = b"", trap: Trap | None = None,
                  host_calls: list[HostCall] | None = None, logs: list[str] | None = None,
@@ -41,8 +48,8 @@ class RunResult(Record):
         self.stdout = stdout
         self.stderr = stderr
         self.trap = trap
-        self.host_calls: list[HostCall] = [] if host_calls is None else host_calls
-        self.logs: list[str] = [] if logs is None else logs
+        self.host_calls = [] if host_calls is None else host_calls
+        self.logs = [] if logs is None else logs
         self.elapsed = elapsed
 
     @property

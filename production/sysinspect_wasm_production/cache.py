@@ -108,6 +108,7 @@ from typing import Any
 import wasmtime
 
 from sysinspect_wasm.errors import ModuleLoadError, WasmRuntimeError
+from sysinspect_wasm.records import FrozenRecord
 
 from .engine import EngineHandle, sha256
 from .program import LayoutFacts, Program, compile_module, layout_facts, restore_program, valid_facts
@@ -170,11 +171,11 @@ class Untrusted(Damaged):
     """A part of an artifact that others could have written (see the module's docstring, Trust)."""
 
 
-# Plain classes rather than dataclasses here: this module is imported by every
+# Records rather than dataclasses here: this module is imported by every
 # warm call, and each dataclass costs a code generation at import time.
 
 
-class Loaded:
+class Loaded(FrozenRecord):
     """A program and how it was obtained.
 
     ``status`` is :data:`LOADED` (from an artifact), :data:`COMPILED`
@@ -182,41 +183,46 @@ class Loaded:
     warnings say why). ``artifact`` is the artifact's path, if there is one.
     """
 
-    __slots__ = ("artifact", "program", "status", "warnings")
+    __match_args__ = ("program", "status", "artifact", "warnings")
+    program: Program
+    status: str
+    artifact: Path | None
+    warnings: tuple[str, ...]
 
     def __init__(self, program: Program, status: str, artifact: Path | None = None,
                  warnings: tuple[str, ...] = ()) -> None:
-        self.program = program
-        self.status = status
-        self.artifact = artifact
-        self.warnings = warnings
+        self.__dict__.update(program=program, status=status, artifact=artifact, warnings=warnings)
 
 
-class _Attempt:
-    __slots__ = ("problem", "program", "untrusted")
+class _Attempt(FrozenRecord):
+    """One try at loading an artifact: the program, or what was wrong with the file (and whether that was trust)."""
+
+    __match_args__ = ("program", "problem", "untrusted")
+    program: Program | None
+    problem: str
+    untrusted: bool
 
     def __init__(self, program: Program | None = None, problem: str = "", untrusted: bool = False) -> None:
-        self.program = program
-        self.problem = problem
-        self.untrusted = untrusted
+        self.__dict__.update(program=program, problem=problem, untrusted=untrusted)
 
 
-class ArtifactInfo:
+class ArtifactInfo(FrozenRecord):
     """What an artifact file says about itself (for ``cache list`` and ``cache prune``).
 
     ``problem`` is empty for an intact artifact that may be loaded; ``key``
     and ``manifest`` are empty when the file could not be read as one.
     """
 
-    __slots__ = ("key", "manifest", "path", "problem", "size")
+    __match_args__ = ("path", "size", "key", "manifest", "problem")
+    path: Path
+    size: int
+    key: str
+    manifest: dict[str, Any]
+    problem: str
 
     def __init__(self, path: Path, size: int, key: str = "", manifest: dict[str, Any] | None = None,
                  problem: str = "") -> None:
-        self.path = path
-        self.size = size
-        self.key = key
-        self.manifest = manifest or {}
-        self.problem = problem
+        self.__dict__.update(path=path, size=size, key=key, manifest=manifest or {}, problem=problem)
 
 
 def content_digest(data: bytes) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sysinspect_wasm.records import FrozenRecord
 from sysinspect_wasm.usage import PROG, UsageError
 
 from . import cache
@@ -242,14 +243,17 @@ def _line(ns: argparse.Namespace, prefix: str, text: str, *, force: bool = False
 # -- cache list, prune, clear ------------------------------------------------------
 
 
-class Entry:
+class Entry(FrozenRecord):
     """One artifact file and its state (see :data:`CACHE_DESCRIPTION`)."""
 
+    __match_args__ = ("info", "state", "reason", "module")
+    info: cache.ArtifactInfo
+    state: str
+    reason: str
+    module: str | None
+
     def __init__(self, info: cache.ArtifactInfo, state: str, reason: str, module: str | None) -> None:
-        self.info = info
-        self.state = state
-        self.reason = reason
-        self.module = module
+        self.__dict__.update(info=info, state=state, reason=reason, module=module)
 
     def as_dict(self) -> dict[str, Any]:
         """Everything known about the artifact, for ``--json``."""

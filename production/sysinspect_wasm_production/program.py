@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from sysinspect_wasm.errors import ModuleLoadError
-from sysinspect_wasm.records import FrozenRecord
 from sysinspect_wasm.traps import Trap, TrapKind
 
 from .engine import EngineHandle
@@ -73,16 +72,20 @@ def valid_facts(facts: object) -> bool:
         isinstance(types, list) and all(isinstance(t, str) for t in types) for types in start))
 
 
-class Program(FrozenRecord):
+class Program:
     """A compiled module with what a run needs to know about it.
 
     A program restored from a cached artifact (:func:`restore_program`)
     answers a run's questions (:attr:`initial_pages`, :meth:`start_signature`)
     from the facts stored with the artifact, and decodes its ``layout`` from
-    the module's bytes only when something asks for it.
+    the module's bytes only when something asks for it, once.
+
+    Not a value record: a program is the one object around its compiled
+    ``wasmtime.Module`` (compared by identity, not hashable by content), and
+    it keeps the layout it decodes late; its fields are not reassigned.
     """
 
-    __match_args__ = ("name", "handle", "module", "guards", "layout", "note")
+    __slots__ = ("_facts", "_layout", "_source", "guards", "handle", "module", "name", "note")
     name: str
     handle: EngineHandle
     module: wasmtime.Module
@@ -91,8 +94,17 @@ class Program(FrozenRecord):
 
     def __init__(self, name: str, handle: EngineHandle, module: wasmtime.Module, guards: frozenset[int],
                  layout: ModuleLayout | None, note: str) -> None:
-        self.__dict__.update(name=name, handle=handle, module=module, guards=guards, note=note, _layout=layout,
-                             _facts=None, _source=None)
+        self.name = name
+        self.handle = handle
+        self.module = module
+        self.guards = guards
+        self.note = note
+        self._layout: Any = layout
+        self._facts: LayoutFacts | None = None
+        self._source: Callable[[], bytes | None] | None = None
+
+    def __repr__(self) -> str:
+        return f"Program(name={self.name!r}, guards={len(self.guards)}, note={self.note!r})"
 
     @classmethod
     def restored(cls, name: str, handle: EngineHandle, module: wasmtime.Module, guards: frozenset[int], note: str,
@@ -102,24 +114,24 @@ class Program(FrozenRecord):
         ``facts`` must be the :func:`layout_facts` of that layout.
         """
         program = cls(name, handle, module, guards, None, note)
-        program.__dict__.update(_layout=_UNREAD, _facts=facts, _source=source)
+        program._layout, program._facts, program._source = _UNREAD, facts, source
         return program
 
     @property
     def layout(self) -> ModuleLayout | None:
         """The module's index spaces, signatures, memories and exports (``None``: could not be read)."""
-        layout: ModuleLayout | None = self.__dict__["_layout"]
+        layout: ModuleLayout | None = self._layout
         if layout is _UNREAD:
-            source: Callable[[], bytes | None] = self.__dict__["_source"]
-            data = source()
+            source = self._source  # set together with _UNREAD by restored()
+            data = None if source is None else source()
             layout = None if data is None else read_layout_or_none(data)
-            self.__dict__["_layout"] = layout
+            self._layout = layout
         return layout
 
     @property
     def initial_pages(self) -> int | None:
         """The largest initial size of the module's own memories (``None``: unknown)."""
-        facts: LayoutFacts | None = self.__dict__["_facts"]
+        facts = self._facts
         if facts is not None:
             pages: int | None = facts["initial_pages"]
             return pages
@@ -128,7 +140,7 @@ class Program(FrozenRecord):
 
     def start_signature(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         """``(params, results)`` of the exported function ``_start``; ``None``: no such export, or unknown."""
-        facts: LayoutFacts | None = self.__dict__["_facts"]
+        facts = self._facts
         if facts is None:
             facts = layout_facts(self.layout)
         start = facts["start"]

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sysinspect_wasm import store
+from sysinspect_wasm.records import FrozenRecord
 
 from .loader import ENGINE, ENGINE_KEY
 
@@ -60,16 +61,17 @@ UNCACHED = "uncached"
 OFF = "off"
 
 
-class Decoded:
+class Decoded(FrozenRecord):
     """A decoded module, how it was obtained (``status``: the constants above), its artifact and warnings."""
 
-    __slots__ = ("artifact", "desc", "status", "warnings")
+    __match_args__ = ("desc", "status", "artifact", "warnings")
+    desc: Any
+    status: str
+    artifact: Path | None
+    warnings: tuple[str, ...]
 
     def __init__(self, desc: Any, status: str, artifact: Path | None = None, warnings: tuple[str, ...] = ()) -> None:
-        self.desc = desc
-        self.status = status
-        self.artifact = artifact
-        self.warnings = warnings
+        self.__dict__.update(desc=desc, status=status, artifact=artifact, warnings=warnings)
 
 
 FuncDesc: Any = ENGINE.core.FuncDesc

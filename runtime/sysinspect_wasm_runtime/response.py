@@ -34,13 +34,17 @@ class ModResponse(Record):
     """A response under construction; ``data`` starts as ``{"changed": false}``."""
 
     __match_args__ = ("retcode", "message", "warning", "data")
+    retcode: int
+    message: str
+    warning: list[str]
+    data: Any
 
     def __init__(self, retcode: int = INTERNAL_ERROR, message: str = "Response is empty",
                  warning: list[str] | None = None, data: Any = _FRESH) -> None:
         self.retcode = retcode
         self.message = message
-        self.warning: list[str] = [] if warning is None else warning
-        self.data: Any = {"changed": False} if data is _FRESH else data
+        self.warning = [] if warning is None else warning
+        self.data = {"changed": False} if data is _FRESH else data
 
     @classmethod
     def failure(cls, retcode: int, message: str, warning: list[str] | None = None) -> ModResponse:
