@@ -122,7 +122,7 @@ import wasmtime
 mark("import wasmtime (the floor pays it too)")
 import json
 mark("import json (the floor pays it too)")
-from sysinspect_wasm_runtime import cli, header, output, protocol, request, response
+from sysinspect_wasm_runtime import header, output, protocol, protocolmode, request, response
 mark("import sysinspect_wasm_runtime (protocol path)")
 import sysinspect_wasm.backends, sysinspect_wasm.hostapi, sysinspect_wasm.spec
 mark("import sysinspect_wasm (what the protocol path uses)")

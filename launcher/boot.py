@@ -39,6 +39,6 @@ if TARGET in NATIVE and os.path.isfile(os.path.join(HERE, "wasmtime", "wasmtime"
 sys.path[0:0] = PATHS
 sys.argv = ["wasm-runtime"] + ARGUMENTS  # noqa: RUF005 - unpacking in a list needs Python 3.5
 
-from sysinspect_wasm_runtime.cli import main  # noqa: E402 - only once sys.path holds the tree
+from sysinspect_wasm_runtime.protocolmode import main  # noqa: E402 - only once sys.path holds the tree
 
 main()

@@ -603,17 +603,56 @@ print(json.dumps([response.as_dict(), sorted(sys.modules)]))
 """
 
 
-def test_a_warm_call_imports_only_what_it_uses(folder: Path, trace: Trace) -> None:
-    # every warm call pays for its imports: none of these may creep back onto the protocol path
+# A minion's call in a fresh process, through protocol mode's own entry (the response goes to the real stdout);
+# then every module it imported, on stderr.
+ENTRY_PROBE = """
+import json, os, sys
+from sysinspect_wasm_runtime.protocolmode import protocol_mode
+protocol_mode()
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
+sys.stderr.flush()
+os._exit(0)  # as the runtime ends: wasmtime's worker threads may panic during interpreter shutdown
+"""
+BARE_PROBE = "import json, sys; print(json.dumps(sorted(sys.modules)))"
+
+WARM_IMPORTS = Path(__file__).parent / "data" / "warm-call-imports.txt"
+"""The allowlist: every module a warm call may import beyond what a bare interpreter (and the probe) holds."""
+
+NEVER_WARM = {"dataclasses", "inspect", "ast", "tempfile", "threading", "subprocess", "traceback", "argparse",
+              "sysinspect_wasm.wasmbinary", "sysinspect_wasm_production.instrument", "sysinspect_wasm_production.cachecli",
+              "sysinspect_wasm_runtime.cli", "sysinspect_wasm_reference"}
+"""Known to be heavy or developer-only: never on the list, whatever it is regenerated from."""
+
+
+def allowed_warm_imports() -> set[str]:
+    return {line.strip() for line in WARM_IMPORTS.read_text().splitlines() if line.strip() and not line.startswith("#")}
+
+
+def not_allowed(modules: set[str], allowed: set[str]) -> list[str]:
+    """The names of ``modules`` that neither ``allowed`` nor one of its ``pkg.*`` entries covers."""
+    prefixes = tuple(entry[:-1] for entry in allowed if entry.endswith(".*"))
+    return sorted(m for m in modules if m not in allowed and not m.startswith(prefixes))
+
+
+def test_a_warm_call_imports_only_what_the_allowlist_holds(folder: Path, trace: Trace) -> None:
+    # every warm call pays for its imports: a new one must be added to tests/data/warm-call-imports.txt on purpose
     WasmtimeBackend().load(folder / "hello.wasm")
     request = json.dumps({"args": {"rt.mod": "hello"}, "config": {"path.sharelib": str(folder.parents[2])}})
-    done = subprocess.run([sys.executable, "-c", WARM_PROBE], input=request.encode(), capture_output=True,
+    done = subprocess.run([sys.executable, "-c", ENTRY_PROBE], input=request.encode(), capture_output=True,
                           timeout=120, check=True)
-    response, modules = json.loads(done.stdout)
-    assert response["data"]["v"] == "one" and trace.take() == ["compiled", "loaded"]
-    unwanted = {"dataclasses", "inspect", "tempfile", "threading", "subprocess", "traceback",
-                "sysinspect_wasm.wasmbinary", "sysinspect_wasm_production.instrument"}
-    assert unwanted.isdisjoint(modules), unwanted.intersection(modules)
+    assert json.loads(done.stdout)["data"]["v"] == "one" and trace.take() == ["compiled", "loaded"]
+    modules = set(json.loads(done.stderr.decode().rsplit("MODULES ", 1)[1].split("\n", 1)[0]))
+    bare = set(json.loads(subprocess.run([sys.executable, "-c", BARE_PROBE], capture_output=True, timeout=60,
+                                         check=True).stdout))
+    allowed = allowed_warm_imports()
+    assert allowed.isdisjoint(NEVER_WARM), allowed & NEVER_WARM
+    assert NEVER_WARM.isdisjoint(modules), NEVER_WARM & modules
+    new = not_allowed(modules - bare, allowed)
+    assert new == [], (f"a warm call now imports {new}: keep them off the protocol path (import them where they "
+                       f"are used), or add them to {WARM_IMPORTS.name} if every warm call needs them")
+    # the list holds what a warm call does import: a module nothing imports any more should leave it
+    project = {m for m in allowed if m.startswith("sysinspect_wasm")}
+    assert sorted(project - modules) == [], "remove these from the allowlist: a warm call no longer imports them"
 
 
 # -- remembered digests ----------------------------------------------------------------

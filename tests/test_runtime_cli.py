@@ -247,7 +247,7 @@ def test_run_of_a_file_not_named_wasm(tmp_path: Path) -> None:
 
 PROBE = """
 import json, os, sys
-from sysinspect_wasm_runtime.cli import main
+from sysinspect_wasm_runtime.protocolmode import main
 main([])
 shown = sorted(m for m in sys.modules if m.split(".")[0] in {"hypothesis", "pywasm", "sysinspect_wasm_reference",
                                                             "argparse", "sysinspect_wasm_differential"})
@@ -296,7 +296,7 @@ def test_cache_list_through_the_console_script(sharelib: Path) -> None:
 GC_PROBE = """
 import gc, json, os, sys
 from sysinspect_wasm_production.backend import WasmtimeModule
-from sysinspect_wasm_runtime.cli import main
+from sysinspect_wasm_runtime.protocolmode import main
 
 original = WasmtimeModule.run
 
