@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from minion import minion_spawn
+from spoil import spoil as spoil_file
 from test_cache import big_printer
 
 pytest.importorskip("wasmtime", reason="the production backend needs wasmtime")
@@ -115,20 +116,7 @@ def spoil_a_part(folder: Path, tmp_path: Path, spoil: str) -> dict[str, object]:
     trace = tmp_path / "trace"
     load(folder, trace)
     middle = parts(folder)[1]
-    if spoil == "garble":
-        data = bytearray(middle.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        middle.write_bytes(bytes(data))
-    elif spoil == "remove":
-        middle.unlink()
-    elif spoil == "truncate":
-        middle.write_bytes(middle.read_bytes()[:-1])
-    elif spoil == "group-writable":
-        middle.chmod(0o664)
-    elif spoil == "symlink":
-        moved = tmp_path / "elsewhere"
-        middle.rename(moved)
-        middle.symlink_to(moved)
+    spoil_file(middle, spoil, tmp_path / "elsewhere")
     events(trace)
     again = load(folder, trace)
     assert events(trace) == [cache.COMPILED], again

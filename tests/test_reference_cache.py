@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import wat_to_wasm
+from spoil import spoil as spoil_file
 from sysinspect_wasm_reference import cache, loader
 from sysinspect_wasm_reference.backend import PywasmBackend, PywasmModule
 
@@ -189,16 +190,7 @@ def test_the_cached_interpreter_is_the_rewrite_of_these_sources() -> None:
 def test_a_spoiled_interpreter_file_is_not_loaded_and_is_replaced(tmp_path: Path, spoil: str) -> None:
     import_engine(tmp_path)
     path = engine_file(tmp_path)
-    if spoil == "garble":
-        data = bytearray(path.read_bytes())
-        data[100] ^= 0xFF
-        path.write_bytes(bytes(data))
-    elif spoil == "group-writable":
-        path.chmod(0o664)
-    else:
-        target = tmp_path / "elsewhere.cwasm"
-        path.rename(target)
-        path.symlink_to(target)
+    spoil_file(path, spoil, tmp_path / "elsewhere.cwasm", at=100)
     status, events = import_engine(tmp_path)
     assert status == "rewritten" and [e.split()[0] for e in events] == ["rewritten"]
     assert path.is_file() and not path.is_symlink() and not path.stat().st_mode & 0o022
@@ -281,19 +273,10 @@ def test_a_spoiled_artifact_is_not_loaded_but_replaced(tmp_path: Path, trace: Tr
     path = copy_module("compute-float-c", tmp_path / "lib")
     artifact = PywasmBackend().load(path).artifact
     assert artifact is not None
-    data = artifact.read_bytes()
-    if spoil == "garble":
-        artifact.write_bytes(data[:20] + bytes([data[20] ^ 0xFF]) + data[21:])
-    elif spoil == "truncate":
-        artifact.write_bytes(data[:-5])
-    elif spoil == "group-writable":
-        artifact.chmod(0o664)
-    elif spoil == "symlink":
-        target = tmp_path / "elsewhere.cwasm"
-        artifact.rename(target)
-        artifact.symlink_to(target)
+    if spoil != "foreign index":
+        spoil_file(artifact, spoil, tmp_path / "elsewhere.cwasm", at=20, cut=5)
     else:  # a well-formed file under the right key whose index points elsewhere in the module
-        payload, manifest, key = store.unpack(data, None, cache.FORMAT)
+        payload, manifest, key = store.unpack(artifact.read_bytes(), None, cache.FORMAT)
         index = list(memoryview(payload).cast("Q"))
         index[2], index[3] = index[4], index[5]
         artifact.write_bytes(b"".join(store.pack(struct.pack(f"<{len(index)}Q", *index), manifest, key, cache.FORMAT)))
