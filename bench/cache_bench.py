@@ -128,16 +128,17 @@ import sysinspect_wasm.backends, sysinspect_wasm.hostapi, sysinspect_wasm.spec
 mark("import sysinspect_wasm (what the protocol path uses)")
 import sysinspect_wasm_production
 from sysinspect_wasm_production import cache, engine
-mark("import sysinspect_wasm_production (+ .cache)")
+from sysinspect_wasm.store import key as store_key, layout, memo
+mark("import sysinspect_wasm_production (+ .cache, and the store it uses)")
 from pathlib import Path
 source = Path(sys.argv[1])
 handle = engine.engine_for()
 mark("engine")
 dfd = os.open(source.parent, os.O_RDONLY | os.O_DIRECTORY)
-digest, key = cache.content_key(handle, source, dfd)
+digest, key = memo.content_key(source, dfd, handle.settings.material(), handle.settings.fingerprint)
 mark("content key, remembered (engine material, stat, read the memo)")
-fd = os.open(source.parent / cache.artifact_name(source.name[:-5], key), os.O_RDONLY)
-cache.verify(fd, os.fstat(fd).st_size, bytes.fromhex(key))
+fd = os.open(source.parent / layout.file_name(source.name[:-5], key), os.O_RDONLY)
+cache.verify_artifact(fd, os.fstat(fd).st_size, bytes.fromhex(key))
 mark("verify the artifact (footer, CRC-32 of all of it)")
 module = wasmtime.Module.deserialize_file(handle.engine, f"/proc/self/fd/{fd}")
 mark("deserialize_file")
@@ -154,11 +155,11 @@ assert result.ok, result
 mark("run the guest (the floor runs it too)")
 import _hashlib
 mark("for comparison, not remembered: import _hashlib (loads OpenSSL)")
-cache.file_digest(source)
+store_key.file_digest(source)
 mark("for comparison, not remembered: read and SHA-256 the module")
 loaded.program.layout
 mark("for comparison, not used: import the decoder, read the module again, decode its layout")
-with open(source.parent / cache.artifact_name(source.name[:-5], key), "rb") as artifact:
+with open(source.parent / layout.file_name(source.name[:-5], key), "rb") as artifact:
     wasmtime.Module.deserialize(handle.engine, artifact.read())
 mark("for comparison, not used: read the artifact and deserialize it from bytes")
 print(json.dumps([[label, t - marks[i][1]] for i, (label, t) in enumerate(marks[1:])]))
@@ -248,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
 
     from sysinspect_wasm_production import DEFAULT_SETTINGS
-    from sysinspect_wasm_production.cache import parse_memo_name
+
+    from sysinspect_wasm.store.layout import parse_memo_name
 
     source = pick_module(ns.module)
     module_id = source.name.removesuffix(".wasm")
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         # a module synced moments ago is read and hashed on every call until it has been left alone for a while
         import time
 
-        from sysinspect_wasm_production.cache import SETTLE_NS
+        from sysinspect_wasm.store.memo import SETTLE_NS
 
         st = (folder / source.name).stat()
         settle = (max(st.st_mtime_ns, st.st_ctime_ns) + SETTLE_NS - time.time_ns()) / 1e9

@@ -1,4 +1,8 @@
-"""Shared core of the Sysinspect Wasm runtime: executor interface, results, traps, host API.
+"""Shared core of the Sysinspect Wasm runtime: executor interface, results, traps, host API, cache rules.
+
+Both backends build on it, and it imports neither: the executor interface
+(:mod:`.executor`) they implement, the run spec and results, the host API
+they bind, and the rules of their on-disk caches (the package :mod:`.store`).
 
 The names below are imported from their modules on first use (PEP 562), so
 that importing one module of the package (as the runtime's protocol path

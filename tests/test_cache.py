@@ -25,12 +25,16 @@ from wasi_wat import command, wat_bytes, write_stdout
 pytest.importorskip("wasmtime", reason="the production backend needs wasmtime")
 
 from sysinspect_wasm_production import EngineSettings, WasmtimeBackend
-from sysinspect_wasm_production import cache as cache_module
 from sysinspect_wasm_production import engine as engine_module
 from sysinspect_wasm_production.backend import WasmtimeModule
-from sysinspect_wasm_production.cache import CACHE_DIR_ENV, FOOTER, FORMAT, HASHED, MAGIC, TRACE_ENV
+from sysinspect_wasm_production.cache import FORMAT
 
 from sysinspect_wasm import RunSpec
+from sysinspect_wasm.store import HASHED, TRACE_ENV, layout
+from sysinspect_wasm.store import key as store_key
+from sysinspect_wasm.store import memo as store_memo
+from sysinspect_wasm.store.fileformat import FOOTER, MAGIC
+from sysinspect_wasm.store.layout import CACHE_DIR_ENV
 
 RUNTIME = Path(sys.executable).with_name("wasm-runtime")
 
@@ -102,7 +106,7 @@ def output(module: WasmtimeModule) -> dict[str, str]:
 def artifacts(folder: Path) -> list[Path]:
     """Every .cwasm file in ``folder`` but memos (remembered digests): artifacts, and any lock or temporary file."""
     return sorted(p for p in folder.iterdir()
-                  if p.name.endswith(".cwasm") and cache_module.parse_memo_name(p.name) is None)
+                  if p.name.endswith(".cwasm") and layout.parse_memo_name(p.name) is None)
 
 
 def the_artifact(folder: Path) -> Path:
@@ -514,7 +518,7 @@ def test_sixteen_processes_on_a_cold_cache_compile_once(tmp_path: Path, trace: T
 
 def test_a_process_killed_while_compiling_leaves_nothing_that_is_loaded(folder: Path, trace: Trace) -> None:
     # what a crash leaves behind (a held-then-abandoned lock file, a partial temporary file) is ignored
-    from sysinspect_wasm_production.cache import LOCK_SUFFIX, TEMP_SUFFIX
+    from sysinspect_wasm.store.layout import LOCK_SUFFIX, TEMP_SUFFIX
 
     WasmtimeBackend().load(folder / "hello.wasm")
     stem = the_artifact(folder).name[: -len(".cwasm")]
@@ -549,12 +553,12 @@ def test_the_reference_backend_runs_uncached_with_a_warning_when_the_cache_is_un
 
 
 def test_cache_keys_follow_content_and_engine() -> None:
-    one, two = cache_module.content_digest(b"one"), cache_module.content_digest(b"two")
-    keys = {cache_module.cache_key(d, f) for d in (one, two) for f in ("engine-a", "engine-b")}
+    one, two = store_key.sha256_hex(b"one"), store_key.sha256_hex(b"two")
+    keys = {store_key.cache_key(d, f) for d in (one, two) for f in ("engine-a", "engine-b")}
     assert len(keys) == 4
-    assert cache_module.parse_artifact_name(cache_module.artifact_name("a.b", "f" * 64)) == ("a.b", "f" * 16)
+    assert layout.parse_name(layout.file_name("a.b", "f" * 64)) == ("a.b", "f" * 16)
     for name in ("cat.cwasm", "x.0123.cwasm", ".x.0123456789abcdef.lock.cwasm", "x.0123456789abcdef.wasm"):
-        assert cache_module.parse_artifact_name(name) is None, name
+        assert layout.parse_name(name) is None, name
 
 
 def test_cache_warnings_reach_the_modresponse(folder: Path) -> None:
@@ -620,7 +624,8 @@ WARM_IMPORTS = Path(__file__).parent / "data" / "warm-call-imports.txt"
 
 NEVER_WARM = {"dataclasses", "inspect", "ast", "tempfile", "threading", "subprocess", "traceback", "argparse",
               "sysinspect_wasm.wasmbinary", "sysinspect_wasm_production.instrument", "sysinspect_wasm_production.cachecli",
-              "sysinspect_wasm_runtime.cli", "sysinspect_wasm_reference"}
+              "sysinspect_wasm_runtime.cli", "sysinspect_wasm_reference", "sysinspect_wasm.store.concurrency",
+              "sysinspect_wasm.store.maintenance"}
 """Known to be heavy or developer-only: never on the list, whatever it is regenerated from."""
 
 
@@ -667,20 +672,20 @@ def wait_until_settled(path: Path) -> None:
     import time
 
     st = path.stat()
-    left = (max(st.st_mtime_ns, st.st_ctime_ns) + cache_module.SETTLE_NS - time.time_ns()) / 1e9
+    left = (max(st.st_mtime_ns, st.st_ctime_ns) + store_memo.SETTLE_NS - time.time_ns()) / 1e9
     if left > -0.05:
         time.sleep(left + 0.1)
-    assert cache_module.settled(path.stat(), time.time_ns())
+    assert store_memo.settled(path.stat(), time.time_ns())
 
 
 def memos(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if cache_module.parse_memo_name(p.name) is not None)
+    return sorted(p for p in folder.iterdir() if layout.parse_memo_name(p.name) is not None)
 
 
 @pytest.fixture
 def settle_now(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remember digests of files however recently written (the rules of trust stay as they are)."""
-    monkeypatch.setattr(cache_module, "SETTLE_NS", 0)
+    monkeypatch.setattr(store_memo, "SETTLE_NS", 0)
 
 
 def test_a_settled_module_is_hashed_once_and_then_remembered(folder: Path, trace: Trace) -> None:
@@ -759,7 +764,7 @@ def memo_spoilers(folder: Path) -> dict[str, Callable[[Path], None]]:
         memo.symlink_to(target.name)
 
     def huge(memo: Path) -> None:
-        memo.write_bytes(memo.read_bytes() + b" " * cache_module.MEMO_MAX_BYTES)
+        memo.write_bytes(memo.read_bytes() + b" " * store_memo.MEMO_MAX_BYTES)
 
     return {f.__name__: f for f in (group_writable, garbled, other_module, other_identity, bad_digest, symlink, huge)}
 
@@ -790,7 +795,7 @@ def test_a_memo_for_another_engine_configuration_is_not_used(folder: Path, trace
 def test_no_memo_is_written_for_a_module_that_changed_while_it_was_hashed(
         folder: Path, trace: Trace, settle_now: None, monkeypatch: pytest.MonkeyPatch) -> None:
     path = folder / "hello.wasm"
-    hash_file = cache_module._digest_of
+    hash_file = store_key.fd_digest
 
     def hash_while_written(fd: int) -> str:
         digest = hash_file(fd)
@@ -798,15 +803,15 @@ def test_no_memo_is_written_for_a_module_that_changed_while_it_was_hashed(
             file.write(path.read_bytes())
         return digest
 
-    monkeypatch.setattr(cache_module, "_digest_of", hash_while_written)
+    monkeypatch.setattr(store_memo, "fd_digest", hash_while_written)
     WasmtimeBackend().load(path)
     assert memos(folder) == []
 
 
 def test_memos_are_named_per_module_path(tmp_path: Path) -> None:
-    one = cache_module.memo_name("hello", "/srv/a/lib/runtime/wasm/hello.wasm")
-    two = cache_module.memo_name("hello", "/srv/b/lib/runtime/wasm/hello.wasm")
+    one = layout.memo_name("hello", "/srv/a/lib/runtime/wasm/hello.wasm")
+    two = layout.memo_name("hello", "/srv/b/lib/runtime/wasm/hello.wasm")
     assert one != two and one.startswith(".hello.") and one.endswith(".memo.cwasm")
-    assert cache_module.parse_memo_name(one) == "hello" and cache_module.parse_artifact_name(one) is None
+    assert layout.parse_memo_name(one) == "hello" and layout.parse_name(one) is None
     for name in ("hello.memo.cwasm", ".hello.xyz.memo.cwasm", ".hello.0123abcd.lock.cwasm"):
-        assert cache_module.parse_memo_name(name) is None, name
+        assert layout.parse_memo_name(name) is None, name

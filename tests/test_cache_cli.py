@@ -13,8 +13,11 @@ from wasi_wat import command, wat_bytes, write_stdout
 pytest.importorskip("wasmtime", reason="the production backend needs wasmtime")
 
 from sysinspect_wasm_production import WasmtimeBackend
-from sysinspect_wasm_production.cache import CACHE_DIR_ENV, LOCK_SUFFIX, TEMP_SUFFIX, TRACE_ENV, try_lock
 from sysinspect_wasm_production.cachecli import main
+
+from sysinspect_wasm.store import TRACE_ENV
+from sysinspect_wasm.store.concurrency import try_lock
+from sysinspect_wasm.store.layout import CACHE_DIR_ENV, LOCK_SUFFIX, TEMP_SUFFIX, parse_memo_name
 
 
 def printer(text: str) -> bytes:
@@ -233,13 +236,13 @@ def test_usage_mistakes_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_memos_are_listed_pruned_when_stale_and_cleared(sharelib: Path, capsys: pytest.CaptureFixture[str],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from sysinspect_wasm_production import cache
+    from sysinspect_wasm.store import memo
 
-    monkeypatch.setattr(cache, "SETTLE_NS", 0)  # remember digests of the files just written
+    monkeypatch.setattr(memo, "SETTLE_NS", 0)  # remember digests of the files just written
     folder = folder_of(sharelib)
     run(capsys, "precompile", "-s", str(sharelib))
-    memos = sorted(p.name for p in folder.iterdir() if cache.parse_memo_name(p.name))
-    assert [cache.parse_memo_name(name) for name in memos] == ["a", "b"]
+    memos = sorted(p.name for p in folder.iterdir() if parse_memo_name(p.name))
+    assert [parse_memo_name(name) for name in memos] == ["a", "b"]
 
     (folder / "b.wasm").write_bytes(printer("B"))  # b's memo no longer describes b.wasm
     status, out, _ = run(capsys, "cache", "list", "-s", str(sharelib))
@@ -251,8 +254,8 @@ def test_memos_are_listed_pruned_when_stale_and_cleared(sharelib: Path, capsys: 
 
     status, out, _ = run(capsys, "cache", "prune", "-s", str(sharelib))
     assert status == 0 and f"removed {folder / memos[1]} (a remembered module digest)" in out
-    assert sorted(p.name for p in folder.iterdir() if cache.parse_memo_name(p.name)) == [memos[0]]
+    assert sorted(p.name for p in folder.iterdir() if parse_memo_name(p.name)) == [memos[0]]
 
     status, out, _ = run(capsys, "cache", "clear", "-s", str(sharelib))
     assert status == 0 and f"removed {folder / memos[0]} (a remembered module digest)" in out
-    assert not [p for p in folder.iterdir() if cache.parse_memo_name(p.name)]
+    assert not [p for p in folder.iterdir() if parse_memo_name(p.name)]

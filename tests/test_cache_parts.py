@@ -21,8 +21,11 @@ from test_cache import big_printer
 
 pytest.importorskip("wasmtime", reason="the production backend needs wasmtime")
 
-from sysinspect_wasm_production import cache
-from sysinspect_wasm_production.cache import PARTED_FORMAT, TRACE_ENV
+from sysinspect_wasm_production.cache import PARTED_FORMAT
+from sysinspect_wasm_production.cachecli import kind
+
+from sysinspect_wasm import store
+from sysinspect_wasm.store import TRACE_ENV, fileformat, layout, maintenance
 
 LIMIT = 512 * 1024
 """A limit smaller than the test module's artifact (about 1.3 MB): it is stored in three parts."""
@@ -67,48 +70,48 @@ def load(folder: Path, trace: Path, fsize: int | None = LIMIT, uid: int = 0) -> 
 def events(trace: Path) -> list[str]:
     found = [line.split()[0] for line in trace.read_text().splitlines()] if trace.exists() else []
     trace.unlink(missing_ok=True)
-    return [event for event in found if event != cache.HASHED]
+    return [event for event in found if event != store.HASHED]
 
 
 def heads(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if cache.parse_artifact_name(p.name))
+    return sorted(p for p in folder.iterdir() if layout.parse_name(p.name))
 
 
 def parts(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if cache.parse_part_name(p.name))
+    return sorted(p for p in folder.iterdir() if layout.parse_part_name(p.name))
 
 
 def test_an_artifact_past_the_size_limit_is_stored_in_parts_and_loaded(folder: Path, tmp_path: Path) -> None:
     trace = tmp_path / "trace"
     first = load(folder, trace)
-    assert first["status"] == cache.COMPILED and first["warnings"] == []
-    assert events(trace) == [cache.COMPILED]
+    assert first["status"] == store.COMPILED and first["warnings"] == []
+    assert events(trace) == [store.COMPILED]
     [head] = heads(folder)
     found = parts(folder)
     assert len(found) == 3 and all(p.stat().st_size <= LIMIT for p in found), found
-    assert [cache.parse_part_name(p.name) for p in found] == [head.name] * 3
-    info = cache.inspect(head)
+    assert [layout.parse_part_name(p.name) for p in found] == [head.name] * 3
+    info = maintenance.inspect(head, kind())
     assert info.problem == "" and info.manifest["parts"] == [p.stat().st_size for p in found]
     assert info.size == head.stat().st_size + sum(p.stat().st_size for p in found)
     fd = os.open(head, os.O_RDONLY)
     try:
-        assert cache.FOOTER.unpack(os.pread(fd, cache.FOOTER.size, head.stat().st_size - cache.FOOTER.size))[0] == PARTED_FORMAT
+        assert fileformat.FOOTER.unpack(os.pread(fd, fileformat.FOOTER.size, head.stat().st_size - fileformat.FOOTER.size))[0] == PARTED_FORMAT
     finally:
         os.close(fd)
     second = load(folder, trace)
-    assert second["status"] == cache.LOADED and events(trace) == [cache.LOADED]
-    assert load(folder, trace, fsize=None)["status"] == cache.LOADED  # a process without the limit loads them too
+    assert second["status"] == store.LOADED and events(trace) == [store.LOADED]
+    assert load(folder, trace, fsize=None)["status"] == store.LOADED  # a process without the limit loads them too
 
 
 def test_a_limit_that_would_need_too_many_parts_runs_uncached_with_a_warning(folder: Path, tmp_path: Path) -> None:
     answer = load(folder, tmp_path / "trace", fsize=16 * 1024)  # about 80 parts of 16 KiB
-    assert answer["status"] == cache.UNCACHED and heads(folder) == [] and parts(folder) == [], answer
-    assert any("RLIMIT_FSIZE" in str(w) and f"more than {cache.MAX_PARTS} parts" in str(w)
+    assert answer["status"] == store.UNCACHED and heads(folder) == [] and parts(folder) == [], answer
+    assert any("RLIMIT_FSIZE" in str(w) and f"more than {fileformat.MAX_PARTS} parts" in str(w)
                for w in answer["warnings"]), answer  # type: ignore[attr-defined]
 
 
 def test_without_a_limit_the_artifact_is_one_file(folder: Path, tmp_path: Path) -> None:
-    assert load(folder, tmp_path / "trace", fsize=None)["status"] == cache.COMPILED
+    assert load(folder, tmp_path / "trace", fsize=None)["status"] == store.COMPILED
     assert len(heads(folder)) == 1 and parts(folder) == []
 
 
@@ -119,8 +122,8 @@ def spoil_a_part(folder: Path, tmp_path: Path, spoil: str) -> dict[str, object]:
     spoil_file(middle, spoil, tmp_path / "elsewhere")
     events(trace)
     again = load(folder, trace)
-    assert events(trace) == [cache.COMPILED], again
-    assert load(folder, trace)["status"] == cache.LOADED and events(trace) == [cache.LOADED]
+    assert events(trace) == [store.COMPILED], again
+    assert load(folder, trace)["status"] == store.LOADED and events(trace) == [store.LOADED]
     assert len(parts(folder)) == 3
     assert all(not p.is_symlink() and p.stat().st_mode & 0o022 == 0 for p in parts(folder))
     return again
@@ -130,7 +133,7 @@ def spoil_a_part(folder: Path, tmp_path: Path, spoil: str) -> dict[str, object]:
                                              ("truncate", "bytes, not")])
 def test_a_damaged_part_is_removed_and_rebuilt(folder: Path, tmp_path: Path, spoil: str, said: str) -> None:
     again = spoil_a_part(folder, tmp_path, spoil)
-    assert again["status"] == cache.COMPILED
+    assert again["status"] == store.COMPILED
     assert any(said in str(w) and "compiled again" in str(w) for w in again["warnings"]), again  # type: ignore[attr-defined]
 
 

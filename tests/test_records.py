@@ -97,25 +97,36 @@ def _examples() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         {"settings": second.settings, "engine": second.engine, "clock": second.clock})
 
     import wasmtime
-    from sysinspect_wasm_production.cache import ArtifactInfo
     from sysinspect_wasm_production.program import Program
+
+    from sysinspect_wasm.store.fileformat import Formats
+    from sysinspect_wasm.store.maintenance import Inspected, State
 
     def program(name: str) -> Program:
         return Program(name, first, wasmtime.Module(first.engine, "(module)"), frozenset(), None, "")
 
     one, two = program("one"), program("two")
-    info_one, info_two = ArtifactInfo(Path("/a.cwasm"), 1), ArtifactInfo(Path("/b.cwasm"), 2, "k", {"m": 1}, "bad")
+    info_one, info_two = Inspected(Path("/a.cwasm"), 1), Inspected(Path("/b.cwasm"), 2, "k", {"m": 1}, "bad", True)
     examples["sysinspect_wasm_production.cache.Loaded"] = (
         {"program": one, "status": "loaded", "artifact": None, "warnings": ()},
         {"program": two, "status": "compiled", "artifact": Path("/a.cwasm"), "warnings": ("w",)})
     examples["sysinspect_wasm_production.cache._Attempt"] = (
         {"program": None, "problem": "", "untrusted": False}, {"program": one, "problem": "p", "untrusted": True})
-    examples["sysinspect_wasm_production.cache.ArtifactInfo"] = (
-        {"path": Path("/a.cwasm"), "size": 1, "key": "", "manifest": {}, "problem": ""},
-        {"path": Path("/b.cwasm"), "size": 2, "key": "k", "manifest": {"m": 1}, "problem": "bad"})
-    examples["sysinspect_wasm_production.cachecli.Entry"] = (
-        {"info": info_one, "state": "current", "reason": "", "module": None},
-        {"info": info_two, "state": "stale", "reason": "r", "module": "/m.wasm"})
+    examples["sysinspect_wasm.store.maintenance.Inspected"] = (
+        {"path": Path("/a.cwasm"), "size": 1, "key": "", "manifest": {}, "problem": "", "untrusted": False},
+        {"path": Path("/b.cwasm"), "size": 2, "key": "k", "manifest": {"m": 1}, "problem": "bad", "untrusted": True})
+    examples["sysinspect_wasm.store.maintenance.Entry"] = (
+        {"info": info_one, "state": State.CURRENT, "reason": "", "module": None},
+        {"info": info_two, "state": State.STALE, "reason": "r", "module": "/m.wasm"})
+    examples["sysinspect_wasm.store.fileformat.Formats"] = ({"whole": 1, "parted": 0}, {"whole": 2, "parted": 3})
+    examples["sysinspect_wasm.store.fileformat.Footer"] = (
+        {"fmt": 1, "meta_len": 2, "payload_len": 3, "key": b"k", "checksum": 4, "parted": False},
+        {"fmt": 3, "meta_len": 5, "payload_len": 6, "key": b"l", "checksum": 7, "parted": True})
+    examples["sysinspect_wasm.store.maintenance.Kind"] = (
+        {"suffix": "", "formats": Formats(1), "check": None, "key_for": None, "changed": "", "other_engine": "",
+         "current_key": None, "what": ""},
+        {"suffix": ".x", "formats": Formats(2, 3), "check": print, "key_for": str.upper, "changed": "c",
+         "other_engine": "o", "current_key": str, "what": "w"})
     examples["sysinspect_wasm_reference.cache.Decoded"] = (
         {"desc": "one", "status": "loaded", "artifact": None, "warnings": ()},
         {"desc": "two", "status": "compiled", "artifact": Path("/a.pywasm"), "warnings": ("w",)})

@@ -25,6 +25,8 @@ from sysinspect_wasm_reference.backend import PywasmBackend, PywasmModule
 from sysinspect_wasm import store
 from sysinspect_wasm.errors import ModuleLoadError
 from sysinspect_wasm.spec import RunSpec
+from sysinspect_wasm.store import layout
+from sysinspect_wasm.store.fileformat import pack, unpack
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "lib" / "runtime" / "wasm"
@@ -46,7 +48,7 @@ class Trace:
 @pytest.fixture
 def trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Trace:
     monkeypatch.setenv(store.TRACE_ENV, str(tmp_path / "trace"))
-    monkeypatch.delenv(store.CACHE_DIR_ENV, raising=False)
+    monkeypatch.delenv(layout.CACHE_DIR_ENV, raising=False)
     return Trace(tmp_path / "trace")
 
 
@@ -75,82 +77,6 @@ def structure(value: Any) -> Any:
 # -- store: the rules under the caches ----------------------------------------
 
 
-def test_a_packed_file_unpacks_only_whole_and_under_its_key() -> None:
-    key = store.cache_key("a" * 64, "engine")
-    data = b"".join(store.pack(b"payload bytes", {"module": "m"}, key, 3))
-    assert store.unpack(data, key, 3) == (b"payload bytes", {"module": "m"}, key)
-    assert store.unpack(data, None, 3)[2] == key
-    other = store.cache_key("b" * 64, "engine")
-    damaged = {
-        "truncated": data[:-1],
-        "short": data[:10],
-        "garbled": data[:3] + bytes([data[3] ^ 1]) + data[4:],
-        "longer": b"x" + data,
-    }
-    for what, spoiled in damaged.items():
-        with pytest.raises(store.Damaged):
-            store.unpack(spoiled, key, 3)
-        assert what
-    with pytest.raises(store.Damaged, match="key differs"):
-        store.unpack(data, other, 3)
-    with pytest.raises(store.Damaged, match="format 3, not 4"):
-        store.unpack(data, key, 4)
-
-
-def test_names_carry_the_key_and_the_kind() -> None:
-    key = store.cache_key("c" * 64, "e")
-    name = store.file_name("os.release-go", key, ".pywasm")
-    assert name == f"os.release-go.{key[:16]}.pywasm.cwasm"
-    assert store.parse_name(name, ".pywasm") == ("os.release-go", key[:16])
-    assert store.parse_name(name, ".other") is None
-    assert store.parse_name(f"os.release-go.{key[:16]}.cwasm", ".pywasm") is None  # a native artifact
-    assert store.parse_name(f".{name}", ".pywasm") is None  # a lock, temporary or memo file
-
-
-def test_nothing_larger_than_a_minions_file_size_limit_is_written(tmp_path: Path) -> None:
-    dfd = store.open_folder(tmp_path, create=False)
-    try:
-        with pytest.raises(store.TooLarge):
-            store.write_atomic(dfd, "big.cwasm", [bytes(store.MAX_FILE_BYTES), b"x"])
-        store.write_atomic(dfd, "fits.cwasm", [bytes(store.MAX_FILE_BYTES)])
-    finally:
-        os.close(dfd)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fits.cwasm"]  # no temporary file left behind
-
-
-def test_only_trusted_files_in_trusted_folders_are_read(tmp_path: Path) -> None:
-    (tmp_path / "mine.cwasm").write_bytes(b"data")
-    (tmp_path / "shared.cwasm").write_bytes(b"data")
-    (tmp_path / "shared.cwasm").chmod(0o664)
-    (tmp_path / "link.cwasm").symlink_to(tmp_path / "mine.cwasm")
-    dfd = store.open_folder(tmp_path, create=False)
-    try:
-        assert store.read_trusted(dfd, "mine.cwasm") == b"data"
-        assert store.read_trusted(dfd, "absent.cwasm") is None
-        with pytest.raises(PermissionError, match="writable by other users"):
-            store.read_trusted(dfd, "shared.cwasm")
-        with pytest.raises(PermissionError, match="opened safely"):
-            store.read_trusted(dfd, "link.cwasm")
-    finally:
-        os.close(dfd)
-    open_folder = tmp_path / "open"
-    open_folder.mkdir()
-    open_folder.chmod(0o777)
-    with pytest.raises(PermissionError, match="writable by other users"):
-        store.open_folder(open_folder, create=False)
-
-
-def test_the_location_follows_the_native_caches_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(store.CACHE_DIR_ENV, "relative/dir")
-    folder, warning = store.configured_dir()
-    assert folder is None and "not an absolute path" in warning
-    monkeypatch.setenv(store.CACHE_DIR_ENV, str(tmp_path))
-    assert store.configured_dir() == (tmp_path, "")
-    assert store.configured_dir(tmp_path / "x") == (tmp_path / "x", "")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert store.user_dir() == tmp_path / "xdg" / "sysinspect-wasm"
-
-
 # -- the compiled interpreter -------------------------------------------------------
 
 IMPORT = "import sysinspect_wasm_reference.backend as b, sysinspect_wasm_reference.loader as l; print(l.ENGINE_CODE.status)"
@@ -158,7 +84,7 @@ IMPORT = "import sysinspect_wasm_reference.backend as b, sysinspect_wasm_referen
 
 def import_engine(tmp_path: Path) -> tuple[str, list[str]]:
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"), **{store.TRACE_ENV: str(tmp_path / "trace")})
-    env.pop(store.CACHE_DIR_ENV, None)
+    env.pop(layout.CACHE_DIR_ENV, None)
     done = subprocess.run([sys.executable, "-c", IMPORT], env=env, capture_output=True, text=True, check=True)
     return done.stdout.strip(), Trace(tmp_path / "trace").take()
 
@@ -207,11 +133,11 @@ def test_a_warm_load_runs_exactly_as_a_full_decode(tmp_path: Path, trace: Trace,
     path = copy_module(module_id, tmp_path / "lib")
     uncached = outcome(PywasmBackend(cache=False).load(path))
     cold = PywasmBackend().load(path)
-    assert cold.cache_status == cache.STORED and cold.artifact is not None and cold.artifact.is_file()
+    assert cold.cache_status == store.COMPILED and cold.artifact is not None and cold.artifact.is_file()
     assert trace.take() == [f"compiled {cold.artifact.name}"]
     assert outcome(cold) == uncached
     warm = PywasmBackend().load(path)
-    assert warm.cache_status == cache.LOADED and trace.take() == [f"loaded {cold.artifact.name}"]
+    assert warm.cache_status == store.LOADED and trace.take() == [f"loaded {cold.artifact.name}"]
     assert outcome(warm) == uncached
     assert outcome(warm) == uncached  # a second run of the same loaded module too
 
@@ -234,7 +160,7 @@ def test_lazily_decoded_bodies_are_what_the_full_decode_gives(tmp_path: Path) ->
 def test_a_go_module_is_served_warm_through_the_runtime(tmp_path: Path) -> None:
     path = copy_module("sections-go", tmp_path / "lib")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"), **{store.TRACE_ENV: str(tmp_path / "trace")})
-    env.pop(store.CACHE_DIR_ENV, None)
+    env.pop(layout.CACHE_DIR_ENV, None)
     runtime = [sys.executable, "-m", "sysinspect_wasm_runtime", "run", str(path), "--backend", "pywasm"]
     answers = []
     for _ in range(2):
@@ -249,12 +175,12 @@ def test_a_go_module_is_served_warm_through_the_runtime(tmp_path: Path) -> None:
 def test_the_configured_folder_holds_the_artifacts(tmp_path: Path, trace: Trace,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     path = copy_module("compute-float-c", tmp_path / "lib")
-    monkeypatch.setenv(store.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(layout.CACHE_DIR_ENV, str(tmp_path / "cache"))
     module = PywasmBackend().load(path)
     assert module.artifact is not None and module.artifact.parent == tmp_path / "cache"
     assert oct((tmp_path / "cache").stat().st_mode & 0o777) == "0o700"
     assert [p.name for p in (tmp_path / "lib").iterdir()] == ["compute-float-c.wasm"]
-    assert PywasmBackend().load(path).cache_status == cache.LOADED
+    assert PywasmBackend().load(path).cache_status == store.LOADED
 
 
 def test_a_changed_module_gets_a_new_artifact(tmp_path: Path, trace: Trace) -> None:
@@ -263,7 +189,7 @@ def test_a_changed_module_gets_a_new_artifact(tmp_path: Path, trace: Trace) -> N
     first = PywasmBackend().load(path).artifact
     shutil.copyfile(CORPUS / "shape-text-c.wasm", path)
     second = PywasmBackend().load(path)
-    assert second.cache_status == cache.STORED and second.artifact != first
+    assert second.cache_status == store.COMPILED and second.artifact != first
     assert first is not None and not first.exists()  # superseded: it could never load again
     assert outcome(second) == outcome(PywasmBackend(cache=False).load(path))
 
@@ -276,17 +202,17 @@ def test_a_spoiled_artifact_is_not_loaded_but_replaced(tmp_path: Path, trace: Tr
     if spoil != "foreign index":
         spoil_file(artifact, spoil, tmp_path / "elsewhere.cwasm", at=20, cut=5)
     else:  # a well-formed file under the right key whose index points elsewhere in the module
-        payload, manifest, key = store.unpack(artifact.read_bytes(), None, cache.FORMAT)
+        payload, manifest, key = unpack(artifact.read_bytes(), None, cache.FORMAT)
         index = list(memoryview(payload).cast("Q"))
         index[2], index[3] = index[4], index[5]
-        artifact.write_bytes(b"".join(store.pack(struct.pack(f"<{len(index)}Q", *index), manifest, key, cache.FORMAT)))
+        artifact.write_bytes(b"".join(pack(struct.pack(f"<{len(index)}Q", *index), manifest, key, cache.FORMAT)))
     trace.take()
     module = PywasmBackend().load(path)
-    assert module.cache_status == cache.STORED, module.warnings
+    assert module.cache_status == store.COMPILED, module.warnings
     assert len(module.warnings) == 1 and str(artifact) in module.warnings[0]
     assert artifact.is_file() and not artifact.is_symlink() and not artifact.stat().st_mode & 0o022
     assert outcome(module) == outcome(PywasmBackend(cache=False).load(path))
-    assert PywasmBackend().load(path).cache_status == cache.LOADED
+    assert PywasmBackend().load(path).cache_status == store.LOADED
 
 
 def test_an_unusable_folder_decodes_in_full_with_a_warning(tmp_path: Path, trace: Trace) -> None:
@@ -296,7 +222,7 @@ def test_an_unusable_folder_decodes_in_full_with_a_warning(tmp_path: Path, trace
         module = PywasmBackend().load(path)
     finally:
         (tmp_path / "lib").chmod(0o755)
-    assert module.cache_status == cache.UNCACHED and "writable by other users" in module.warnings[0]
+    assert module.cache_status == store.UNCACHED and "writable by other users" in module.warnings[0]
     assert outcome(module) == outcome(PywasmBackend(cache=False).load(path))
 
 
@@ -317,7 +243,7 @@ def test_an_invalid_module_fails_alike_and_gets_no_artifact(tmp_path: Path, trac
 
 def runtime_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
-    env.pop(store.CACHE_DIR_ENV, None)
+    env.pop(layout.CACHE_DIR_ENV, None)
     return subprocess.run([sys.executable, "-m", "sysinspect_wasm_runtime", *args], env=env, capture_output=True,
                           text=True, check=False)
 

@@ -15,6 +15,7 @@ from sysinspect_wasm.errors import GuestTrap, ModuleLoadError, WasmRuntimeError
 from sysinspect_wasm.executor import Backend, Instance, Module
 from sysinspect_wasm.result import VALUE_TYPES, ExportInfo, RunResult, Value
 from sysinspect_wasm.spec import WASM_PAGE, Limits, RunSpec
+from sysinspect_wasm.store import OFF
 from sysinspect_wasm.traps import TrapKind
 
 from . import values
@@ -43,7 +44,7 @@ class WasmtimeModule(Module):
     ``artifact`` is the artifact's path when there is one.
     """
 
-    def __init__(self, program: Program, *, warnings: Sequence[str] = (), cache_status: str = "off",
+    def __init__(self, program: Program, *, warnings: Sequence[str] = (), cache_status: str = OFF,
                  artifact: Path | None = None) -> None:
         self.name = program.name
         self.program = program

@@ -17,9 +17,20 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
-from sysinspect_wasm.records import FrozenRecord
+from sysinspect_wasm.store import COMPILED, LOADED, maintenance
+from sysinspect_wasm.store.key import cache_key
+from sysinspect_wasm.store.layout import (
+    CACHE_DIR_ENV,
+    KEY_CHARS,
+    LOCK_SUFFIX,
+    SUFFIX,
+    TEMP_SUFFIX,
+    parse_memo_name,
+    parse_name,
+    parse_part_name,
+)
+from sysinspect_wasm.store.maintenance import Digests, Entry, Kind, State
 from sysinspect_wasm.usage import PROG, UsageError
 
 from . import cache
@@ -27,7 +38,7 @@ from . import cache
 WHERE = f"""\
 where artifacts live:
   Beside the modules, <sharelib>/lib/runtime/wasm/<id>.<key>.cwasm, unless
-  --cache-dir or the environment variable {cache.CACHE_DIR_ENV} (an absolute
+  --cache-dir or the environment variable {CACHE_DIR_ENV} (an absolute
   path; created with mode 0700 if missing) names a folder of their own: use one
   when the sharelib is read-only for the runtime's user. The runtime reads the
   same variable, so set it for the minion too. <key> starts the SHA-256 of the
@@ -97,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("-s", "--sharelib", metavar="PATH", default=DEFAULT_SHARELIB,
                          help=f"sharelib root holding lib/runtime/wasm/ (default {DEFAULT_SHARELIB})")
         sub.add_argument("--cache-dir", metavar="DIR",
-                         help=f"folder of the artifacts (default: ${cache.CACHE_DIR_ENV} if set, else beside the modules)")
+                         help=f"folder of the artifacts (default: ${CACHE_DIR_ENV} if set, else beside the modules)")
 
     precompile = commands.add_parser("precompile", help="compile every module of a sharelib ahead of time",
                                      description=PRECOMPILE_DESCRIPTION, epilog=PRECOMPILE_EPILOG,
@@ -153,33 +164,17 @@ def _modules(folder: Path) -> dict[str, str]:
                          "give the sharelib root with --sharelib") from None
 
 
-def _cache_folder(ns: argparse.Namespace) -> Path | None:
-    folder, warning = cache.configured_dir(ns.cache_dir)
-    if warning:
-        sys.stderr.write(f"{PROG}: warning: {warning}\n")
-    return folder
-
-
 def _folders(ns: argparse.Namespace) -> list[Path]:
     """The module folder and, when one is configured, the cache folder; for a user other than root, its private
     folder too, when it has one (the runtime keeps artifacts there when it cannot write the module folder)."""
     folders = [_module_folder(ns)]
-    configured = _cache_folder(ns)
+    configured = maintenance.configured_folder(ns.cache_dir)
     if configured is not None and configured not in folders:
         folders.append(configured)
-    private = cache.private_dir()
-    if configured is None and os.geteuid() != 0 and private.is_dir():
+    private = maintenance.private_folder_if_any()
+    if configured is None and private is not None:
         folders.append(private)
     return folders
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024 or unit == "MiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover - unreachable
 
 
 # -- precompile ------------------------------------------------------------------
@@ -193,7 +188,7 @@ def precompile(ns: argparse.Namespace) -> int:
 
     folder = _module_folder(ns)
     found = _modules(folder)
-    configured = _cache_folder(ns)
+    configured = maintenance.configured_folder(ns.cache_dir)
     backend = WasmtimeBackend(cache_dir=configured)
     where = f"artifacts in {configured}" if configured is not None else "artifacts beside the modules"
     print(f"precompiling {len(found)} module{'s' if len(found) != 1 else ''} of {folder} ({where})", flush=True)
@@ -212,16 +207,16 @@ def precompile(ns: argparse.Namespace) -> int:
             continue
         took = time.monotonic() - started
         status = module.cache_status
-        if status == cache.COMPILED:
+        if status == COMPILED:
             counts["compiled"] += 1
             text = f"compiled in {_seconds(took)} -> {module.artifact.name if module.artifact else '?'}"
-        elif status == cache.LOADED:
+        elif status == LOADED:
             counts["up to date"] += 1
             text = "up to date"
         else:
             counts["not cached"] += 1
             text = "NOT CACHED (see the warning)"
-        problem = status not in (cache.COMPILED, cache.LOADED) or module.warnings
+        problem = status not in (COMPILED, LOADED) or module.warnings
         _line(ns, prefix, text, force=bool(problem))
         for warning in module.warnings:
             _line(ns, " " * len(prefix), f"warning: {warning}", force=True)
@@ -243,92 +238,23 @@ def _line(ns: argparse.Namespace, prefix: str, text: str, *, force: bool = False
 # -- cache list, prune, clear ------------------------------------------------------
 
 
-class Entry(FrozenRecord):
-    """One artifact file and its state (see :data:`CACHE_DESCRIPTION`)."""
+def kind() -> Kind:
+    """This cache's files, for :mod:`sysinspect_wasm.store.maintenance`: ``<id>.<key>.cwasm``, in the native
+    formats, current under the default engine settings."""
+    from .engine import DEFAULT_SETTINGS
 
-    __match_args__ = ("info", "state", "reason", "module")
-    info: cache.ArtifactInfo
-    state: str
-    reason: str
-    module: str | None
-
-    def __init__(self, info: cache.ArtifactInfo, state: str, reason: str, module: str | None) -> None:
-        self.__dict__.update(info=info, state=state, reason=reason, module=module)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Everything known about the artifact, for ``--json``."""
-        manifest = self.info.manifest
-        return {
-            "artifact": str(self.info.path),
-            "size": self.info.size,
-            "state": self.state,
-            "reason": self.reason,
-            "module": self.module,
-            "module_id": manifest.get("module_id"),
-            "key": self.info.key or None,
-            "module_sha256": manifest.get("module_sha256"),
-            "engine": manifest.get("engine"),
-            "created": manifest.get("created"),
-        }
-
-
-def _digests() -> Callable[[Path], str | None]:
-    """A function giving the content digest of a module file (each file read once), ``None`` when unreadable."""
-    known: dict[Path, str | None] = {}
-
-    def digest(path: Path) -> str | None:
-        if path not in known:
-            try:
-                known[path] = cache.content_digest(path.read_bytes())
-            except OSError:
-                known[path] = None
-        return known[path]
-
-    return digest
+    fingerprint = DEFAULT_SETTINGS.fingerprint()
+    return Kind("", cache.FORMATS, cache.check_manifest, lambda digest: cache_key(digest, fingerprint),
+                changed="the module changed since it was compiled",
+                other_engine="another engine or engine configuration built it")
 
 
 def _entries(folder: Path, digest: Callable[[Path], str | None]) -> Iterator[Entry]:
     """Every file named like an artifact in ``folder``, with its state."""
-    from .engine import DEFAULT_SETTINGS
-
-    fingerprint = DEFAULT_SETTINGS.fingerprint()
     try:
-        names = sorted(entry.name for entry in os.scandir(folder))
-    except FileNotFoundError:
-        return
+        yield from maintenance.entries(folder, [kind()], digest)
     except OSError as exc:
         raise UsageError(f"cannot list {folder} ({exc.strerror or exc})") from None
-    for name in names:
-        parsed = cache.parse_artifact_name(name)
-        if parsed is None:
-            continue
-        info = cache.inspect(folder / name)
-        yield _classify(info, parsed, folder, fingerprint, digest)
-
-
-def _classify(info: cache.ArtifactInfo, parsed: tuple[str, str], folder: Path, fingerprint: str,
-              digest: Callable[[Path], str | None]) -> Entry:
-    manifest = info.manifest
-    if not manifest:
-        return Entry(info, "damaged", info.problem, None)
-    recorded = manifest.get("module")
-    module = folder / Path(recorded).name if isinstance(recorded, str) else None
-    if module is None or not module.is_file():  # the sharelib may have moved since: the recorded path is a fallback
-        module = Path(recorded) if isinstance(recorded, str) else None
-    if info.problem:
-        return Entry(info, "untrusted", info.problem, str(module) if module else None)
-    if not info.key.startswith(parsed[1]):
-        return Entry(info, "damaged", "its name does not match its key", str(module) if module else None)
-    if module is None or not module.is_file():
-        return Entry(info, "orphan", "its module is gone", str(recorded) if recorded else None)
-    current = digest(module)
-    if current is None:
-        return Entry(info, "orphan", "its module cannot be read", str(module))
-    if current != manifest.get("module_sha256"):
-        return Entry(info, "stale", "the module changed since it was compiled", str(module))
-    if info.key != cache.cache_key(current, fingerprint):
-        return Entry(info, "stale", "another engine or engine configuration built it", str(module))
-    return Entry(info, "current", "", str(module))
 
 
 def _others(folder: Path) -> list[str]:
@@ -337,28 +263,18 @@ def _others(folder: Path) -> list[str]:
         names = sorted(entry.name for entry in os.scandir(folder))
     except OSError:
         return []
-    return [name for name in names if name.endswith(cache.SUFFIX) and cache.parse_artifact_name(name) is None
-            and cache.parse_memo_name(name) is None and cache.parse_part_name(name) is None
-            and not name.endswith((cache.LOCK_SUFFIX, cache.TEMP_SUFFIX))]
-
-
-def _memos(folder: Path) -> list[tuple[Path, bool]]:
-    """The memo files in ``folder`` (remembered module digests), each with whether it still describes its module."""
-    try:
-        names = sorted(entry.name for entry in os.scandir(folder))
-    except OSError:
-        return []
-    return [(folder / name, cache.memo_holds(folder / name)) for name in names
-            if cache.parse_memo_name(name) is not None]
+    return [name for name in names if name.endswith(SUFFIX) and parse_name(name) is None
+            and parse_memo_name(name) is None and parse_part_name(name) is None
+            and not name.endswith((LOCK_SUFFIX, TEMP_SUFFIX))]
 
 
 def cache_list(ns: argparse.Namespace) -> int:
     """``cache list``: every artifact with its module, size, key and state."""
-    digest = _digests()
+    digest = Digests()
     folders = _folders(ns)
     if ns.json:
         document = [{"folder": str(folder), "artifacts": [entry.as_dict() for entry in _entries(folder, digest)],
-                     "memos": [{"memo": str(path), "current": holds} for path, holds in _memos(folder)],
+                     "memos": [{"memo": str(path), "current": holds} for path, holds in maintenance.memos(folder)],
                      "not_managed": _others(folder)} for folder in folders]
         print(json.dumps(document, indent=2))
         return 0
@@ -374,19 +290,16 @@ def cache_list(ns: argparse.Namespace) -> int:
         if not entries and not others:
             print("  no artifacts")
             continue
-        rows = [(e.info.path.name, _size(e.info.size), e.info.key[: cache.KEY_CHARS] or "-",
+        rows = [(e.info.path.name, maintenance.human_size(e.info.size), e.info.key[:KEY_CHARS] or "-",
                  e.state + (f": {e.reason}" if e.reason else ""), _shown(e.module, folder)) for e in entries]
         rows += [(name, "", "-", "not managed by this cache", "-") for name in others]
-        header = ("ARTIFACT", "SIZE", "KEY", "STATE", "MODULE")
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-        for row in [header, *rows]:
-            print("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+        maintenance.print_table(rows)
         total = sum(e.info.size for e in entries)
-        print(f"  {len(entries)} artifact{'s' if len(entries) != 1 else ''}, {_size(total)}")
-        memos = _memos(folder)
+        print(f"  {maintenance.plural(len(entries), 'artifact')}, {maintenance.human_size(total)}")
+        memos = maintenance.memos(folder)
         if memos:
             stale = sum(1 for _, holds in memos if not holds)
-            print(f"  {len(memos)} remembered module digest{'s' if len(memos) != 1 else ''} (.memo.cwasm)"
+            print(f"  {maintenance.plural(len(memos), 'remembered module digest')} (.memo.cwasm)"
                   + (f", {stale} of {'them' if len(memos) != 1 else 'it'} stale" if stale else ""))
     return 0
 
@@ -401,10 +314,10 @@ def _shown(module: str | None, folder: Path) -> str:
 
 def cache_prune(ns: argparse.Namespace) -> int:
     """``cache prune``: remove every artifact that is not current, stale memos, and leftovers of interrupted compilations."""
-    digest = _digests()
+    digest = Digests()
     return _remove(ns, lambda folder: [(e.info.path, e.info.size, f"{e.state}: {e.reason}")
-                                       for e in _entries(folder, digest) if e.state != "current"],
-                   lambda folder: [path for path, holds in _memos(folder) if not holds])
+                                       for e in _entries(folder, digest) if e.state != State.CURRENT],
+                   lambda folder: [path for path, holds in maintenance.memos(folder) if not holds])
 
 
 def cache_clear(ns: argparse.Namespace) -> int:
@@ -413,109 +326,24 @@ def cache_clear(ns: argparse.Namespace) -> int:
         found = []
         with contextlib.suppress(FileNotFoundError):
             for entry in os.scandir(folder):
-                if cache.parse_artifact_name(entry.name) is not None:
+                if parse_name(entry.name) is not None:
                     with contextlib.suppress(OSError):
                         found.append((Path(entry.path), entry.stat(follow_symlinks=False).st_size, ""))
         return sorted(found)
 
-    return _remove(ns, everything, lambda folder: [path for path, _ in _memos(folder)])
+    return _remove(ns, everything, lambda folder: [path for path, _ in maintenance.memos(folder)])
 
 
 def _remove(ns: argparse.Namespace, choose: Callable[[Path], list[tuple[Path, int, str]]],
             memos: Callable[[Path], list[Path]]) -> int:
-    verb = "would remove" if ns.dry_run else "removed"
-    failures = 0
-    removed = 0
-    freed = 0
-
-    def unlink(path: Path) -> bool:
-        """Remove ``path`` (unless a dry run): False when it was not there or could not be removed."""
-        nonlocal failures
-        if ns.dry_run:
-            return True
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            failures += 1
-            print(f"cannot remove {path}: {exc.strerror or exc}", file=sys.stderr)
-            return False
-        return True
-
+    remover = maintenance.Remover(ns.dry_run)
     for folder in _folders(ns):
         for path, size, reason in choose(folder):
-            if unlink(path):
-                removed += 1
-                freed += size
-                print(f"{verb} {path} ({_size(size)}{', ' + reason if reason else ''})")
-                if not ns.dry_run:
-                    cache.remove_parts(path)
-        for path in _orphan_parts(folder):
-            if unlink(path):
-                print(f"{verb} {path} (a part of an artifact that is gone)")
+            remover.artifact(path, size, reason)
+        for path in maintenance.orphan_parts(folder):
+            remover.other(path, "a part of an artifact that is gone")
         for path in memos(folder):
-            if unlink(path):
-                print(f"{verb} {path} (a remembered module digest)")
-        for path in _leftovers(folder, dry_run=ns.dry_run):
-            print(f"{verb} {path} (left over from an interrupted compilation)")
-    print(f"{verb} {removed} artifact{'s' if removed != 1 else ''}, {_size(freed)}")
-    return 1 if failures else 0
-
-
-def _orphan_parts(folder: Path) -> list[Path]:
-    """Part files in ``folder`` whose artifact file is gone and that no compilation is writing (parts are written
-    before their artifact file, under the artifact's lock file, which exists only while a compilation runs)."""
-    try:
-        names = set(os.listdir(folder))
-    except OSError:
-        return []
-    found = []
-    for name in sorted(names):
-        artifact = cache.parse_part_name(name)
-        if artifact is not None and artifact not in names and f".{artifact[: -len(cache.SUFFIX)]}{cache.LOCK_SUFFIX}" not in names:
-            found.append(folder / name)
-    return found
-
-
-def _leftovers(folder: Path, *, dry_run: bool) -> list[Path]:
-    """Lock and temporary files in ``folder`` that no compilation holds (removed unless ``dry_run``).
-
-    A compilation holds its lock file for as long as its temporary file
-    exists, so both are left over exactly when that lock can be taken.
-    """
-    try:
-        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return []
-    try:
-        with os.scandir(dfd) as listing:
-            names = sorted(entry.name for entry in listing)
-        stems: dict[str, list[str]] = {}
-        for name in names:
-            if name.startswith(".") and name.endswith(cache.LOCK_SUFFIX):
-                stems.setdefault(name[1 : -len(cache.LOCK_SUFFIX)], []).append(name)
-            elif name.startswith(".") and name.endswith(cache.TEMP_SUFFIX):
-                stem = name[1 : -len(cache.TEMP_SUFFIX)].rpartition(".")[0]
-                stems.setdefault(stem, []).append(name)
-        found = []
-        for stem, files in stems.items():
-            lock_name = f".{stem}{cache.LOCK_SUFFIX}"
-            lock = cache.try_lock(dfd, lock_name)
-            if lock is None:
-                continue  # a compilation is under way
-            left = lock_name in files  # else try_lock made it, and releasing removes it again
-            try:
-                for name in files:
-                    if name != lock_name and not dry_run:
-                        with contextlib.suppress(OSError):
-                            os.unlink(name, dir_fd=dfd)
-            finally:
-                if dry_run and left:
-                    os.close(lock)
-                else:
-                    cache.release_lock(dfd, lock_name, lock)
-            found += [folder / name for name in files]
-        return found
-    finally:
-        os.close(dfd)
+            remover.other(path, "a remembered module digest")
+        for path in maintenance.locked_leftovers(folder, dry_run=ns.dry_run):
+            print(f"{remover.verb} {path} (left over from an interrupted compilation)")
+    return remover.summary()

@@ -15,33 +15,16 @@ import functools
 import json
 import os
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import wasmtime
 
 from sysinspect_wasm.records import FrozenRecord
 from sysinspect_wasm.spec import MIB
+from sysinspect_wasm.store.key import sha256
 
 from .epoch import EpochClock
 from .versions import INSTRUMENT_VERSION
-
-if TYPE_CHECKING:
-    from _hashlib import HASH
-
-
-def sha256(data: bytes = b"") -> HASH:
-    """A SHA-256 hash object of ``data`` (as ``hashlib.sha256``), for content digests, fingerprints and cache keys.
-
-    OpenSSL's, imported on first use: loading OpenSSL costs about 2 ms, and
-    a warm call whose module digest the cache remembers hashes nothing at all.
-    Not module ``hashlib``, whose import sets up every other algorithm too.
-    """
-    try:
-        from _hashlib import openssl_sha256 as implementation
-    except ImportError:  # pragma: no cover - a Python built without OpenSSL
-        from hashlib import sha256 as implementation
-    return implementation(data)
-
 
 
 @functools.cache

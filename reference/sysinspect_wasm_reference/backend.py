@@ -18,6 +18,7 @@ from sysinspect_wasm.executor import Backend, Instance, Module
 from sysinspect_wasm.hostapi import HostApi
 from sysinspect_wasm.result import ExportInfo, RunResult, Value
 from sysinspect_wasm.spec import Limits, RunSpec
+from sysinspect_wasm.store import OFF
 from sysinspect_wasm.traps import Trap, TrapKind
 
 from .hostbinding import bind_host_api
@@ -128,7 +129,7 @@ class PywasmModule(Module):
     ``cache_status`` and ``artifact`` say how the module cache served it (see :mod:`.cache`).
     """
 
-    def __init__(self, name: str, desc: Any, *, warnings: Sequence[str] = (), cache_status: str = "off",
+    def __init__(self, name: str, desc: Any, *, warnings: Sequence[str] = (), cache_status: str = OFF,
                  artifact: Path | None = None) -> None:
         self.name = name
         self._desc = desc
@@ -334,7 +335,9 @@ class PywasmBackend(Backend):
             data = bytes(wasm)
         module_name = name or "module"
         if isinstance(wasm, Path) and self.cache:
-            from .cache import LOADED, load
+            from sysinspect_wasm.store import LOADED
+
+            from .cache import load
 
             decoded = load(wasm, data, lambda raw: _decode(module_name, raw), self.cache_dir)
             if decoded.status == LOADED:

@@ -16,12 +16,15 @@ tree of some 1.6 M objects, nested as deep as Go's blocks (pickle stops on
 the recursion limit), and loading it back would cost about as much as
 decoding; an index of body offsets is a few KB and loads in microseconds.
 
-The artifact is ``<id>.<key>.pywasm.cwasm`` beside the module, or in the
-configured cache folder, under the rules of :mod:`sysinspect_wasm.store`
-(the native cache's): keyed by the SHA-256 of the module's bytes and of the
-interpreter's fingerprint (:data:`.loader.ENGINE_KEY`: pywasm's sources and
-our rewriter's), read only when trusted and intact, written atomically, never
-past 10 MiB. A damaged or untrusted artifact is ignored (with a warning),
+The artifact is ``<id>.<key>.pywasm.cwasm`` in the folder the native cache
+would use (:func:`sysinspect_wasm.store.layout.cache_folder`: beside the
+module, the configured folder, or an unprivileged user's private one), under
+the rules of :mod:`sysinspect_wasm.store` (the native cache's): keyed by the
+SHA-256 of the module's bytes and of the interpreter's fingerprint
+(:data:`.loader.ENGINE_KEY`: pywasm's sources and our rewriter's), read only
+when trusted and intact, written atomically, never past 10 MiB
+(:data:`~sysinspect_wasm.store.fileformat.MAX_FILE_BYTES`; an index is a few
+KB). A damaged or untrusted artifact is ignored (with a warning),
 the module decoded in full, and the artifact written again; storing one
 removes the same module file's artifacts of other content. Writers take no
 lock: a process without an artifact has to decode the module anyway, so
@@ -40,8 +43,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sysinspect_wasm import store
 from sysinspect_wasm.records import FrozenRecord
+from sysinspect_wasm.store import COMPILED, LOADED, UNCACHED, Damaged, TooLarge, Untrusted, trace
+from sysinspect_wasm.store.fileformat import MAX_FILE_BYTES, Formats, unpack
+from sysinspect_wasm.store.key import cache_key, module_id_of, sha256_hex
+from sysinspect_wasm.store.layout import CACHE_DIR_ENV, cache_folder, file_name, parse_name
+from sysinspect_wasm.store.trust import open_folder, read_trusted
 
 from .loader import ENGINE, ENGINE_KEY
 
@@ -50,19 +57,18 @@ KIND = ".pywasm"
 FORMAT = 1
 FINGERPRINT = f"{ENGINE_KEY}:lazy-bodies-{FORMAT}"
 CODE_SECTION = 0x0A
-MODULE_SUFFIX = ".wasm"
 HEADER = 8
 """Bytes of the magic number and version that open every module."""
 
-LOADED = "loaded"
-STORED = "compiled"
-"""The module was decoded in full and its artifact stored (the native cache's word, for ``precompile``)."""
-UNCACHED = "uncached"
-OFF = "off"
-
 
 class Decoded(FrozenRecord):
-    """A decoded module, how it was obtained (``status``: the constants above), its artifact and warnings."""
+    """A decoded module, how it was obtained, its artifact and warnings.
+
+    ``status`` is :data:`~sysinspect_wasm.store.LOADED` (from its artifact),
+    :data:`~sysinspect_wasm.store.COMPILED` (decoded in full and stored: the
+    native cache's word, for ``precompile``) or
+    :data:`~sysinspect_wasm.store.UNCACHED`.
+    """
 
     __match_args__ = ("desc", "status", "artifact", "warnings")
     desc: Any
@@ -150,20 +156,9 @@ def decode_lazily(data: bytes, index: list[int]) -> Any:
     return desc
 
 
-def module_id_of(source: Path) -> str:
-    """The module id of a module file: its name without ``.wasm``."""
-    name = source.name
-    return name[: -len(MODULE_SUFFIX)] if name.endswith(MODULE_SUFFIX) and name != MODULE_SUFFIX else name
-
-
-def artifact_name(module_id: str, key: str) -> str:
-    """The artifact's file name of module ``module_id`` under ``key``."""
-    return store.file_name(module_id, key, KIND)
-
-
 def module_key(digest: str) -> str:
     """The artifact key of module content ``digest`` under this interpreter."""
-    return store.cache_key(digest, FINGERPRINT)
+    return cache_key(digest, FINGERPRINT)
 
 
 def _read_index(payload: bytes, size: int) -> list[int] | None:
@@ -185,56 +180,59 @@ def load(source: Path, data: bytes, full_decode: Any, cache_dir: str | os.PathLi
     damaged or untrusted artifact, a file that cannot be written) ends in a
     correctly decoded module and, where an operator should know, a warning.
     """
-    folder, warning = store.configured_dir(cache_dir)
+    folder, create, warning = cache_folder(source, cache_dir)
     warnings = [warning] if warning else []
-    create = folder is not None
-    folder = folder if folder is not None else Path(os.path.abspath(source)).parent
-    digest = store.sha256_hex(data)
+    digest = sha256_hex(data)
     key = module_key(digest)
     module_id = module_id_of(source)
-    name = artifact_name(module_id, key)
+    name = file_name(module_id, key, KIND)
 
     def uncached(reason: str) -> Decoded:
         warnings.append(f"{reason}: the module was decoded in full and the next call decodes it again "
-                        f"(set {store.CACHE_DIR_ENV} to a private, writable folder to cache it there)")
+                        f"(set {CACHE_DIR_ENV} to a private, writable folder to cache it there)")
         return Decoded(full_decode(data), UNCACHED, None, tuple(warnings))
 
     try:
-        dfd = store.open_folder(folder, create)
+        dfd = open_folder(folder, create)
     except OSError as exc:
         return uncached(f"not using the cache folder {folder} ({exc.strerror or exc})")
+    except Untrusted as exc:
+        return uncached(f"not using the cache folder {folder} ({exc})")
     try:
         try:
-            raw = store.read_trusted(dfd, name)
+            raw = read_trusted(dfd, name, MAX_FILE_BYTES)
             if raw is not None:
-                payload, manifest, _ = store.unpack(raw, key, FORMAT)
+                payload, manifest, _ = unpack(raw, key, FORMAT)
                 index = _read_index(payload, len(data))
                 if index is None or manifest.get("module_sha256") != digest:
-                    raise store.Damaged("garbled (its index does not fit the module)")
+                    raise Damaged("garbled (its index does not fit the module)")
                 desc = decode_lazily(data, index)
-                store.trace(LOADED, name)
+                trace(LOADED, name)
                 return Decoded(desc, LOADED, folder / name, tuple(warnings))
-        except PermissionError as exc:
+        except Untrusted as exc:
             warnings.append(f"refused to load the decoded module {folder / name}: {exc}; it was decoded again and replaced")
-        except store.Damaged as exc:
+        except Damaged as exc:
             warnings.append(f"the decoded module {folder / name} was {exc}: it was removed and decoded again")
         desc = full_decode(data)
-        store.trace(STORED, name)
+        trace(COMPILED, name)
         index = code_index(data)
         if index is None:
             return Decoded(desc, UNCACHED, None, tuple(warnings))
         manifest = {"format": FORMAT, "module": os.path.abspath(source), "module_id": module_id,
                     "module_sha256": digest, "module_size": len(data), "key": key, "engine": ENGINE_KEY,
                     "functions": (len(index) - 2) // 2, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        from sysinspect_wasm.store.concurrency import write_artifact
+
         with contextlib.suppress(FileNotFoundError, PermissionError, IsADirectoryError):
             os.unlink(name, dir_fd=dfd)  # a damaged or foreign one: the rename below must not be refused
         try:
-            store.write_atomic(dfd, name, store.pack(struct.pack(f"<{len(index)}Q", *index), manifest, key, FORMAT))
-        except (OSError, store.TooLarge) as exc:
+            write_artifact(dfd, name.removesuffix(".cwasm"), name, struct.pack(f"<{len(index)}Q", *index), manifest,
+                           key, Formats(FORMAT), cap=MAX_FILE_BYTES)
+        except (OSError, TooLarge) as exc:
             warnings.append(f"cannot store the decoded module in {folder} ({exc}): the next call decodes it again")
             return Decoded(desc, UNCACHED, None, tuple(warnings))
         _remove_superseded(dfd, module_id, name, manifest["module"])
-        return Decoded(desc, STORED, folder / name, tuple(warnings))
+        return Decoded(desc, COMPILED, folder / name, tuple(warnings))
     finally:
         os.close(dfd)
 
@@ -245,13 +243,13 @@ def _remove_superseded(dfd: int, module_id: str, keep: str, module: str) -> None
     with os.scandir(dfd) as entries:
         names = [entry.name for entry in entries]
     for other in names:
-        parsed = store.parse_name(other, KIND)
+        parsed = parse_name(other, KIND)
         if other == keep or parsed is None or parsed[0] != module_id:
             continue
         try:
-            raw = store.read_trusted(dfd, other)
-            if raw is None or store.unpack(raw, None, FORMAT)[1].get("module") != module:
+            raw = read_trusted(dfd, other, MAX_FILE_BYTES)
+            if raw is None or unpack(raw, None, FORMAT)[1].get("module") != module:
                 continue
             os.unlink(other, dir_fd=dfd)
-        except (OSError, store.Damaged):
+        except (OSError, Damaged):
             continue

@@ -111,9 +111,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sysinspect_wasm import store
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.spec import MAX_PAGES, WASM_PAGE
+from sysinspect_wasm.store import LOADED, Damaged, TooLarge, Untrusted, trace
+from sysinspect_wasm.store.fileformat import MAX_FILE_BYTES, Formats, unpack
+from sysinspect_wasm.store.key import cache_key, sha256_hex
+from sysinspect_wasm.store.layout import engine_folder, file_name
+from sysinspect_wasm.store.trust import open_folder, read_trusted
 from sysinspect_wasm.traps import TrapKind
 
 from . import fastpath, leb128, numerics
@@ -583,7 +587,7 @@ REWRITER_FILES = ("loader.py", "fastpath.py", "numerics.py", "leb128.py", "valid
 module's artifact stands for a full decode and validation): a change to any of them gives a new key."""
 
 REWRITTEN_NOW = "rewritten"
-ENGINE_LOADED = "loaded"
+ENGINE_LOADED = LOADED
 
 
 class EngineCode:
@@ -608,17 +612,11 @@ def engine_fingerprint(source_dir: Path, sources: dict[str, bytes]) -> str:
     material = {
         "pywasm": PYWASM_VERSION,
         "pywasm_dir": str(source_dir),
-        "pywasm_sources": {name: store.sha256_hex(data) for name, data in sorted(sources.items())},
-        "rewriter": {name: store.sha256_hex((here / name).read_bytes()) for name in REWRITER_FILES},
+        "pywasm_sources": {name: sha256_hex(data) for name, data in sorted(sources.items())},
+        "rewriter": {name: sha256_hex((here / name).read_bytes()) for name in REWRITER_FILES},
         "python": [sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex()],
     }
-    return store.sha256_hex(json.dumps(material, sort_keys=True).encode())
-
-
-def engine_folder() -> Path | None:
-    """Where the compiled interpreter is cached: the configured cache folder, else the per-user one."""
-    configured, _ = store.configured_dir()
-    return configured if configured is not None else store.user_dir()
+    return sha256_hex(json.dumps(material, sort_keys=True).encode())
 
 
 def _rewrite_all(source_dir: Path, sources: dict[str, bytes]) -> dict[str, types.CodeType]:
@@ -633,41 +631,46 @@ def compiled_engine(source_dir: Path, sources: dict[str, bytes]) -> EngineCode:
     these very sources. Two processes on a cold cache may both rewrite; the
     rename makes one whole file win, and either is the same code.
     """
-    key = store.cache_key(PYWASM_VERSION, engine_fingerprint(source_dir, sources))
-    name = store.file_name(f"pywasm-{PYWASM_VERSION}", key, ENGINE_KIND)
-    folder = engine_folder()
+    key = cache_key(PYWASM_VERSION, engine_fingerprint(source_dir, sources))
+    name = file_name(f"pywasm-{PYWASM_VERSION}", key, ENGINE_KIND)
+    folder, why = engine_folder()
     if folder is None:
-        return EngineCode(key, _rewrite_all(source_dir, sources), REWRITTEN_NOW, problem="no cache folder (no home, "
-                          f"and {store.CACHE_DIR_ENV} is not set)")
+        return EngineCode(key, _rewrite_all(source_dir, sources), REWRITTEN_NOW, problem=f"no cache folder ({why})")
     try:
-        dfd = store.open_folder(folder, create=True)
+        dfd = open_folder(folder, create=True)
     except OSError as exc:
         return EngineCode(key, _rewrite_all(source_dir, sources), REWRITTEN_NOW,
                           problem=f"cannot use the cache folder {folder} ({exc.strerror or exc})")
+    except Untrusted as exc:
+        return EngineCode(key, _rewrite_all(source_dir, sources), REWRITTEN_NOW,
+                          problem=f"cannot use the cache folder {folder} ({exc})")
     try:
         problem = ""
         try:
-            data = store.read_trusted(dfd, name)
+            data = read_trusted(dfd, name, MAX_FILE_BYTES)
             if data is not None:
-                payload, _, _ = store.unpack(data, key, ENGINE_FORMAT)
+                payload, _, _ = unpack(data, key, ENGINE_FORMAT)
                 codes = marshal.loads(payload)
                 if isinstance(codes, dict) and sorted(codes) == sorted(REWRITTEN) and all(
                         isinstance(code, types.CodeType) for code in codes.values()):
-                    store.trace(ENGINE_LOADED, name)
+                    trace(ENGINE_LOADED, name)
                     return EngineCode(key, codes, ENGINE_LOADED, folder / name)
                 problem = "garbled (not the rewritten modules)"
-        except (OSError, store.Damaged, ValueError, EOFError, TypeError) as exc:
+        except (OSError, Damaged, ValueError, EOFError, TypeError) as exc:
             problem = str(exc)
         if problem:
             with contextlib.suppress(OSError):
                 os.unlink(name, dir_fd=dfd)
         codes = _rewrite_all(source_dir, sources)
-        store.trace(REWRITTEN_NOW, name)
+        trace(REWRITTEN_NOW, name)
         manifest = {"pywasm": PYWASM_VERSION, "pywasm_dir": str(source_dir), "key": key,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        from sysinspect_wasm.store.concurrency import write_artifact
+
         try:
-            store.write_atomic(dfd, name, store.pack(marshal.dumps(codes), manifest, key, ENGINE_FORMAT))
-        except (OSError, store.TooLarge) as exc:
+            write_artifact(dfd, name.removesuffix(".cwasm"), name, marshal.dumps(codes), manifest, key,
+                           Formats(ENGINE_FORMAT), cap=MAX_FILE_BYTES)
+        except (OSError, TooLarge) as exc:
             return EngineCode(key, codes, REWRITTEN_NOW, problem=f"cannot store the rewritten interpreter in {folder} ({exc})")
         return EngineCode(key, codes, REWRITTEN_NOW, folder / name, problem)
     finally:
@@ -684,7 +687,7 @@ def _load() -> Engine:
     sources = {name: (source_dir / f"{name}.py").read_bytes() for name in REWRITTEN}
     if PACKAGE in sys.modules:  # this module was imported again: the interpreter is already there
         package = sys.modules[PACKAGE]
-        key = store.cache_key(PYWASM_VERSION, engine_fingerprint(source_dir, sources))
+        key = cache_key(PYWASM_VERSION, engine_fingerprint(source_dir, sources))
         ENGINE_CODE = EngineCode(key, {}, ENGINE_LOADED)
         return Engine(package.core, package.wasi, package.arith, package.opcode)
     ENGINE_CODE = compiled_engine(source_dir, sources)

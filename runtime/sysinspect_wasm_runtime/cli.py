@@ -367,7 +367,7 @@ def _delegated(args: list[str]) -> int | None:
                          "run it on the SysMaster where the project is installed", 1)
         status: int = bundle.main(args[1:])
         return status
-    from .referencecache import run as cache_main  # the native cache's commands, with the pywasm backend's files
+    from .cachecommands import run as cache_main  # the native cache's commands, with the pywasm backend's files
 
     return cache_main(args)
 
