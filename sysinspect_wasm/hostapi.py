@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .commands import CommandRunner, run_host_command
 from .errors import WasmRuntimeError
 from .jsonio import compact_json_bytes, loads_serde, resolve_pointer
-from .packagekit import PackageKit, PackageKitError
 from .records import FrozenRecord
 from .result import HostCall
+
+if TYPE_CHECKING:
+    from .packagekit import PackageKit
 
 API_MODULE = "api"
 BAD_CALL = -2
@@ -70,8 +72,11 @@ class HostContext(FrozenRecord):
     and the PackageKit helpers (``packagekit_available`` is 0, the others
     answer ``packagekit_refusal``) without running or contacting anything.
 
-    ``header`` and ``packagekit`` left out (or ``None``) get fresh defaults:
-    an empty header and ``PackageKit()``.
+    ``header`` left out (or ``None``) is an empty header. ``packagekit``
+    left out (``None``) is the system bus's PackageKit, made
+    (:meth:`HostApi.packagekit`) when a guest first calls a PackageKit
+    helper: the module that talks to it is not imported by a call that
+    never does.
     """
 
     __match_args__ = ("module_id", "header", "allow_exec", "exec_refusal", "commands", "packagekit", "clock",
@@ -81,7 +86,7 @@ class HostContext(FrozenRecord):
     allow_exec: bool
     exec_refusal: str
     commands: CommandRunner
-    packagekit: PackageKit
+    packagekit: PackageKit | None
     clock: Callable[[], float]
     packagekit_refusal: str
 
@@ -91,7 +96,7 @@ class HostContext(FrozenRecord):
                  packagekit_refusal: str = "the PackageKit helpers are disabled on this host") -> None:
         self.__dict__.update(module_id=module_id, header={} if header is None else header, allow_exec=allow_exec,
                              exec_refusal=exec_refusal, commands=commands,
-                             packagekit=PackageKit() if packagekit is None else packagekit, clock=clock,
+                             packagekit=packagekit, clock=clock,
                              packagekit_refusal=packagekit_refusal)
 
 
@@ -104,6 +109,7 @@ class HostApi:
         self.header_bytes = compact_json_bytes(dict(context.header))
         self.logs: list[str] = []
         self.calls: list[HostCall] = []
+        self._packagekit: PackageKit | None = None
 
     # -- dispatch -------------------------------------------------------
 
@@ -221,8 +227,20 @@ class HostApi:
     # As upstream (PROTOCOL.md 2.1): -2 only for a bad region or a guest without memory; a request that is not
     # the expected JSON, a refusal and every PackageKit or D-Bus failure are {"error": ...} answers.
 
+    def packagekit(self) -> PackageKit:
+        """The context's PackageKit, or the system bus's (made once per run, on first use)."""
+        if self.context.packagekit is not None:
+            return self.context.packagekit
+        if self._packagekit is None:
+            from .packagekit import PackageKit
+
+            self._packagekit = PackageKit()
+        return self._packagekit
+
     def _pk_write(self, memory: GuestMemory | None, record: dict[str, Any], out_ptr: int, out_cap: int,
                   action: Callable[[], object]) -> int:
+        from .packagekit import PackageKitError
+
         if not self.context.allow_exec:
             answer: object = {"error": self.context.packagekit_refusal}
         else:
@@ -258,15 +276,15 @@ class HostApi:
     def _fn_packagekit_available(self, memory: GuestMemory | None, record: dict[str, Any]) -> int:
         if not self.context.allow_exec:
             return 0  # refused helpers are not available: no bus is contacted
-        return 1 if self.context.packagekit.available() else 0
+        return 1 if self.packagekit().available() else 0
 
     def _fn_packagekit_status(self, memory: GuestMemory | None, record: dict[str, Any], out_ptr: int, out_cap: int) -> int:
         self._check_out(memory, out_ptr, out_cap)
-        return self._pk_write(memory, record, out_ptr, out_cap, lambda: self.context.packagekit.status(self.remaining()))
+        return self._pk_write(memory, record, out_ptr, out_cap, lambda: self.packagekit().status(self.remaining()))
 
     def _fn_packagekit_packages(self, memory: GuestMemory | None, record: dict[str, Any], out_ptr: int, out_cap: int) -> int:
         self._check_out(memory, out_ptr, out_cap)
-        return self._pk_write(memory, record, out_ptr, out_cap, lambda: self.context.packagekit.packages(self.remaining()))
+        return self._pk_write(memory, record, out_ptr, out_cap, lambda: self.packagekit().packages(self.remaining()))
 
     def _pk_named(self, memory: GuestMemory | None, record: dict[str, Any], ptr: int, length: int, out_ptr: int,
                   out_cap: int, op: str) -> int:
@@ -274,7 +292,7 @@ class HostApi:
         if isinstance(parsed, str):
             return self._write(memory, out_ptr, out_cap, compact_json_bytes({"error": parsed}), record)
         names, count = parsed
-        packagekit = self.context.packagekit
+        packagekit = self.packagekit()
         actions: dict[str, Callable[[], object]] = {
             "history": lambda: packagekit.history(names, count, self.remaining()),
             "install": lambda: packagekit.install(names, self.remaining()),
