@@ -36,6 +36,7 @@ from sysinspect_wasm import (
     TrapKind,
     get_backend,
 )
+from sysinspect_wasm.backends import PYWASM, WASMTIME
 from sysinspect_wasm.packagekit import PackageKit
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ else:
     from sysinspect_wasm_corpus import Case, ModuleEntry, build
 
 CORPUS_DIR = Path(corpus.__file__).resolve().parent
-BACKENDS = ("wasmtime", "pywasm")
+BACKENDS = (WASMTIME, PYWASM)
 LANGUAGES = {"go", "c", "zig", "rust", "wat"}
 
 # Go cases that also run on pywasm: one Sysinspect-style module end to end

@@ -10,6 +10,8 @@ import pytest
 from conftest import load_backend, wat_to_wasm
 from sysinspect_wasm_differential.cli import EXIT_AGREE, EXIT_DIVERGED, EXIT_USAGE, main, module_main
 
+from sysinspect_wasm.backends import PYWASM, WASMTIME
+
 pytestmark = pytest.mark.slow
 
 RANDOM_BYTES = r"""(module
@@ -50,8 +52,8 @@ BARE = """(module
 @pytest.fixture(autouse=True)
 def both_backends() -> None:
     """Skip (with the reason) where either backend is unavailable."""
-    load_backend("wasmtime")
-    load_backend("pywasm")
+    load_backend(WASMTIME)
+    load_backend(PYWASM)
 
 
 @pytest.fixture

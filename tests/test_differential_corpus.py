@@ -31,6 +31,7 @@ from sysinspect_wasm_differential.corpus import (
 from sysinspect_wasm_differential.harness import CommandCase, ModulePair
 from sysinspect_wasm_differential.settings import budget, suite_settings
 
+from sysinspect_wasm.backends import PYWASM, WASMTIME
 from sysinspect_wasm.spec import Limits
 
 pytestmark = pytest.mark.slow
@@ -54,8 +55,8 @@ def release_modules() -> Iterator[None]:
 @cache
 def loaded(module_id: str) -> ModulePair:
     """Each corpus module loaded once per test session by both backends (the Go ones take seconds)."""
-    load_backend("wasmtime")
-    load_backend("pywasm")
+    load_backend(WASMTIME)
+    load_backend(PYWASM)
     return ModulePair(MODULES[module_id].path, module_id)
 
 

@@ -22,6 +22,7 @@ from sysinspect_wasm_differential.harness import CommandCase, ModulePair
 from sysinspect_wasm_differential.settings import budget, suite_settings
 from sysinspect_wasm_differential.smith import from_wat
 
+from sysinspect_wasm.backends import PYWASM, WASMTIME
 from sysinspect_wasm.spec import Limits
 
 pytestmark = pytest.mark.slow
@@ -30,8 +31,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def probe() -> ModulePair:
     """The probe, loaded once by both backends."""
-    load_backend("wasmtime")
-    load_backend("pywasm")
+    load_backend(WASMTIME)
+    load_backend(PYWASM)
     if not PROBE.is_file():
         pytest.skip(f"{PROBE} is missing (tests/guests/build_fsprobe.sh builds it)")
     return ModulePair(PROBE, "fsprobe")
@@ -78,7 +79,7 @@ def test_open_wasi_findings_are_recognised_in_a_campaign_and_nothing_else_is() -
     F8 and F9 are fixed, so the recorded list excuses neither any more; the
     recognition itself is checked with them reopened.
     """
-    comparison = Comparison("wasmtime", "pywasm")
+    comparison = Comparison(WASMTIME, PYWASM)
     comparison.differ("stdout", "", b"err EINVAL\n", b"ok\n")
     finding = Finding("filesystem", comparison, "")
     assert known_script("rmdir /d/\n", finding) is None

@@ -38,6 +38,7 @@ from sysinspect_wasm_differential.strategies import instruction_modules, smith_i
 from sysinspect_wasm_differential.sweep import sweep
 
 from sysinspect_wasm import GuestTrap, Limits, Value
+from sysinspect_wasm.backends import PYWASM, WASMTIME
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +46,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module", autouse=True)
 def both_backends() -> None:
     """Skip (with the reason) where either backend or wasm-tools is unavailable."""
-    load_backend("wasmtime")
-    load_backend("pywasm")
+    load_backend(WASMTIME)
+    load_backend(PYWASM)
     try:
         wasm_tools()
     except SmithUnavailable as exc:

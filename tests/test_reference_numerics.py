@@ -39,6 +39,7 @@ from conftest import load_backend, wat_to_wasm
 from sysinspect_wasm_reference import loader, numerics
 
 from sysinspect_wasm import Backend, GuestTrap, Instance, Value
+from sysinspect_wasm.backends import PYWASM, WASMTIME
 
 MASK64 = (1 << 64) - 1
 
@@ -513,8 +514,8 @@ def test_canonical_nans_stay_canonical(backend: Backend, instance: Instances, na
 @pytest.mark.parametrize("name", sorted(INSTRUCTIONS))
 def test_both_backends_agree_on_edge_values(instance: Instances, name: str) -> None:
     instruction = INSTRUCTIONS[name]
-    reference = instance(load_backend("pywasm"))
-    production = instance(load_backend("wasmtime"))
+    reference = instance(load_backend(PYWASM))
+    production = instance(load_backend(WASMTIME))
     differences = []
     for operands in operand_tuples(instruction):
         ours, theirs = call(reference, instruction, operands), call(production, instruction, operands)

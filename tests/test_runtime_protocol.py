@@ -17,9 +17,10 @@ from conftest import wat_to_wasm
 from protocol.guests import GUESTS, NOT_WASM, RAW_GUESTS
 from protocol.harness import LOGS_KEY, call, call_raw, failed, log_line, ran
 
+from sysinspect_wasm.backends import PYWASM, WASMTIME
 from sysinspect_wasm.packagekit import UNREACHABLE_ADDRESS
 
-BACKENDS = ("wasmtime", "pywasm")
+BACKENDS = (WASMTIME, PYWASM)
 SANDBOX_REFUSAL = "api.exec is refused: the runtime runs this module with rt.sandbox"
 SANDBOX_PK_REFUSAL = "the PackageKit helpers are refused: the runtime runs this module with rt.sandbox"
 

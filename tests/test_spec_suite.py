@@ -18,12 +18,13 @@ import pytest
 from sysinspect_wasm_differential import specsuite
 from sysinspect_wasm_differential.specsuite import ScriptResult, Totals
 
+from sysinspect_wasm.backends import PYWASM, WASMTIME
 from sysinspect_wasm.result import Value
 from sysinspect_wasm.traps import TrapKind
 
 SUITE = Path(__file__).parent / "data" / "wasm-spec-testsuite"
 SCRIPTS = [p.stem for p in sorted(SUITE.glob("*.wast"))]
-BACKENDS = ("wasmtime", "pywasm")
+BACKENDS = (WASMTIME, PYWASM)
 WORKERS = 2
 _REAL_WORKER = specsuite._worker
 

@@ -1,0 +1,95 @@
+"""Two checkouts' warm calls, interleaved: what a change costs a minion's call, measured side by side.
+
+``cache_bench.py`` gives one tree's warm / floor; two of its runs one after
+the other differ by more than a small change costs (the machine's load
+shifts between them). This script runs the same warm protocol-mode call of a
+Go module alternately with two trees' runtimes (each ``<tree>/.venv/bin/wasm-runtime``,
+made by ``scripts/bootstrap``), so that load hits both alike, and prints
+both medians and their ratio. Each tree gets its own temporary sharelib
+(artifact and memo warmed first, the module left alone for the memo's
+settling time) and its own bytecode folder.
+
+Usage: python bench/tree_ab.py BEFORE_TREE AFTER_TREE [--calls N] [--module ID]
+
+For example, a worktree of main's last commit against the working tree:
+
+    git worktree add /tmp/before HEAD && (cd /tmp/before && bash scripts/bootstrap)
+    .venv/bin/python bench/tree_ab.py /tmp/before . --calls 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SETTLE_SECONDS = 3.5
+"""A little more than the memo's settling time (sysinspect_wasm.store.memo.SETTLE_NS)."""
+
+
+def call(runtime: Path, sharelib: Path, module_id: str, env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one protocol-mode call of ``module_id``."""
+    request = json.dumps({"args": {"rt.mod": module_id}, "config": {"path.sharelib": str(sharelib)}}).encode()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([str(runtime)], input=request, capture_output=True, env=env, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    answer = json.loads(done.stdout)
+    if answer.get("retcode") != 0:
+        raise SystemExit(f"{runtime} failed: {answer}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", type=Path, help="the tree before the change (with its .venv)")
+    parser.add_argument("after", type=Path, help="the tree after the change (with its .venv)")
+    parser.add_argument("--calls", type=int, default=60, help="warm calls per tree (default 60)")
+    parser.add_argument("--module", default="osrelease-go", help="corpus module id (default osrelease-go)")
+    ns = parser.parse_args(argv)
+    trees = {"before": ns.before.resolve(), "after": ns.after.resolve()}
+    for tree in trees.values():
+        if not (tree / ".venv" / "bin" / "wasm-runtime").exists():
+            parser.error(f"{tree} has no .venv/bin/wasm-runtime: run 'bash scripts/bootstrap' there first")
+    with tempfile.TemporaryDirectory(prefix="tree-ab-") as scratch:
+        setup = {}
+        for name, tree in trees.items():
+            folder = Path(scratch) / name / "lib" / "runtime" / "wasm"
+            folder.mkdir(parents=True)
+            shutil.copy(tree / "corpus" / "lib" / "runtime" / "wasm" / f"{ns.module}.wasm", folder)
+            env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "SYSINSPECT_WASM_CACHE_DIR")}
+            env["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / f"pyc-{name}")
+            setup[name] = (tree / ".venv" / "bin" / "wasm-runtime", Path(scratch) / name, env)
+        time.sleep(SETTLE_SECONDS)  # the copied module must settle before its digest is remembered
+        for runtime, sharelib, env in setup.values():
+            for _ in range(3):  # compile, remember the digest, write bytecode
+                call(runtime, sharelib, ns.module, env)
+        results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in trees}
+        for index in range(ns.calls):
+            order = list(trees) if index % 2 else list(reversed(list(trees)))
+            for name in order:
+                runtime, sharelib, env = setup[name]
+                wall, cpu = call(runtime, sharelib, ns.module, env)
+                results[name][0].append(wall)
+                results[name][1].append(cpu)
+    print(f"{ns.module}, {ns.calls} warm calls per tree, interleaved")
+    for name, (walls, cpus) in results.items():
+        print(f"  {name:<6}  {trees[name]}: median wall {statistics.median(walls) * 1000:.1f} ms, "
+              f"median cpu {statistics.median(cpus) * 1000:.1f} ms")
+    ratio_wall = statistics.median(results["after"][0]) / statistics.median(results["before"][0])
+    ratio_cpu = statistics.median(results["after"][1]) / statistics.median(results["before"][1])
+    print(f"after / before  {ratio_wall:.3f} x wall, {ratio_cpu:.3f} x cpu")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
