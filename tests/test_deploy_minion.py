@@ -509,6 +509,18 @@ def test_an_unprivileged_uid_gets_a_private_cache(sharelib: Sharelib, trace: Tra
         assert call(sharelib, big, uid=NOBODY, trace=trace)["data"]["text"] == "n: 1\n"
     assert trace.events("textreport-go") == ["compiled", "loaded"]
     assert all(p.stat().st_size <= FSIZE_LIMIT for p in PRIVATE.iterdir())
+    # the pywasm backend's caches follow the same rules: its decoded module and its compiled interpreter go to
+    # the private folder too (not to HOME, which is root's), so the second call decodes and rewrites nothing
+    trace.reset()
+    reference = model_call("wasm.osrelease-c", {"key": "ID", "rt.backend": "pywasm"}, ["nohello"])
+    for _ in range(2):
+        answer = call(sharelib, reference, uid=NOBODY, trace=trace)
+        assert answer["retcode"] == 0 and answer["data"]["ID"] == os_release("ID") and "warning" not in answer, answer
+    assert trace.events("osrelease-c") == ["compiled", "loaded"]
+    engine = [line.split()[0] for line in trace.path.read_text().splitlines() if "pywasm-engine" in line]
+    assert engine[-1] == "loaded", engine
+    assert sorted(PRIVATE.glob("osrelease-c.*.pywasm.cwasm")) and sorted(PRIVATE.glob("*.pywasm-engine.cwasm"))
+    assert sharelib.files() == before
 
 
 def test_after_a_sync_wipes_unknown_files_the_next_call_rebuilds(sharelib: Sharelib, trace: Trace) -> None:
