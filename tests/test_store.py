@@ -82,10 +82,10 @@ def test_nothing_larger_than_the_cap_is_written_without_parts(tmp_path: Path) ->
     key = cache_key("e" * 64, "e")
     try:
         with pytest.raises(TooLarge, match="RLIMIT_FSIZE"):
-            concurrency.write_artifact(dfd, "big", "big.cwasm", bytes(MAX_FILE_BYTES), {}, key, Formats(1),
+            concurrency.write_artifact(dfd, "big.cwasm", bytes(MAX_FILE_BYTES), {}, key, Formats(1),
                                        cap=MAX_FILE_BYTES)
         fits = MAX_FILE_BYTES - FOOTER.size - len(b"{}")
-        assert concurrency.write_artifact(dfd, "fits", "fits.cwasm", bytes(fits), {}, key, Formats(1),
+        assert concurrency.write_artifact(dfd, "fits.cwasm", bytes(fits), {}, key, Formats(1),
                                           cap=MAX_FILE_BYTES) == 0
     finally:
         os.close(dfd)
@@ -98,7 +98,7 @@ def test_a_payload_past_the_cap_goes_into_parts_that_verify_as_one(tmp_path: Pat
     key = cache_key("f" * 64, "e")
     payload = os.urandom(2500)
     try:
-        assert concurrency.write_artifact(dfd, "m.x", "m.x.cwasm", payload, {"module": "m"}, key, Formats(2, 3),
+        assert concurrency.write_artifact(dfd, "m.x.cwasm", payload, {"module": "m"}, key, Formats(2, 3),
                                           cap=1000) == 3
         fd = os.open(tmp_path / "m.x.cwasm", os.O_RDONLY)
         try:
@@ -109,7 +109,7 @@ def test_a_payload_past_the_cap_goes_into_parts_that_verify_as_one(tmp_path: Pat
         assert (found.hex(), manifest, bytes(parts or b"")) == (key, {"module": "m", "parts": [1000, 1000, 500]},
                                                                 payload)
         # written again whole, its parts go
-        assert concurrency.write_artifact(dfd, "m.x", "m.x.cwasm", b"small", {}, key, Formats(2, 3)) == 0
+        assert concurrency.write_artifact(dfd, "m.x.cwasm", b"small", {}, key, Formats(2, 3)) == 0
     finally:
         os.close(dfd)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.x.cwasm"]

@@ -154,16 +154,16 @@ def load_program_file(handle: EngineHandle, name: str, source: Path,
                 digest, key = content_key(source, dfd, settings.material(), settings.fingerprint)
             except OSError as exc:
                 raise _unreadable(name, source, exc) from None
-            stem = stem_of(module_id_of(source), key)
+            module_id = module_id_of(source)
+            artifact = file_name(module_id, key)
 
             def reader() -> bytes | None:
                 return _read_unchanged(source, digest)
 
-            attempt = _try_load(handle, name, reader, dfd, file_name(module_id_of(source), key), bytes.fromhex(key))
+            attempt = _try_load(handle, name, reader, dfd, artifact, bytes.fromhex(key))
             if attempt.program is not None:
-                trace(LOADED, stem)
-                return Loaded(attempt.program, LOADED, folder / file_name(module_id_of(source), key),
-                              (warning,) if warning else ())
+                trace(LOADED, stem_of(module_id, key))
+                return Loaded(attempt.program, LOADED, folder / artifact, (warning,) if warning else ())
     finally:
         if dfd >= 0:
             os.close(dfd)
@@ -262,7 +262,7 @@ def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             try:
-                concurrency.write_artifact(dfd, stem, name_on_disk, program.module.serialize(), manifest, key, FORMATS)
+                concurrency.write_artifact(dfd, name_on_disk, program.module.serialize(), manifest, key, FORMATS)
             except (OSError, TooLarge) as exc:
                 reason = exc.strerror or exc if isinstance(exc, OSError) else exc
                 warnings.append(f"cannot store the compiled module in {folder} ({reason}): "

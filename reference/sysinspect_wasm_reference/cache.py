@@ -226,7 +226,7 @@ def load(source: Path, data: bytes, full_decode: Any, cache_dir: str | os.PathLi
         with contextlib.suppress(FileNotFoundError, PermissionError, IsADirectoryError):
             os.unlink(name, dir_fd=dfd)  # a damaged or foreign one: the rename below must not be refused
         try:
-            write_artifact(dfd, name.removesuffix(".cwasm"), name, struct.pack(f"<{len(index)}Q", *index), manifest,
+            write_artifact(dfd, name, struct.pack(f"<{len(index)}Q", *index), manifest,
                            key, Formats(FORMAT), cap=MAX_FILE_BYTES)
         except (OSError, TooLarge) as exc:
             warnings.append(f"cannot store the decoded module in {folder} ({exc}): the next call decodes it again")

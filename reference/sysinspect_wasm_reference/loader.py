@@ -668,7 +668,7 @@ def compiled_engine(source_dir: Path, sources: dict[str, bytes]) -> EngineCode:
         from sysinspect_wasm.store.concurrency import write_artifact
 
         try:
-            write_artifact(dfd, name.removesuffix(".cwasm"), name, marshal.dumps(codes), manifest, key,
+            write_artifact(dfd, name, marshal.dumps(codes), manifest, key,
                            Formats(ENGINE_FORMAT), cap=MAX_FILE_BYTES)
         except (OSError, TooLarge) as exc:
             return EngineCode(key, codes, REWRITTEN_NOW, problem=f"cannot store the rewritten interpreter in {folder} ({exc})")

@@ -75,9 +75,11 @@ def write_atomic(dfd: int, name: str, pieces: Sequence[Piece], stem: str | None 
         raise
 
 
-def write_artifact(dfd: int, stem: str, name: str, payload: Piece, manifest: dict[str, Any], key: str,
-                   formats: Formats, cap: int | None = None) -> int:
+def write_artifact(dfd: int, name: str, payload: Piece, manifest: dict[str, Any], key: str, formats: Formats,
+                   cap: int | None = None) -> int:
     """Store ``payload`` with ``manifest`` under ``key`` as the cache file ``name``; the number of parts (0: whole).
+
+    Its temporary files are named after its stem (``name`` without ``.cwasm``), whose lock a native writer holds.
 
     Whole when it fits the process's :func:`size_limit` (and ``cap``, the
     most this kind of file may have); else in parts if ``formats`` has a
@@ -86,6 +88,7 @@ def write_artifact(dfd: int, stem: str, name: str, payload: Piece, manifest: dic
     neither way, ``OSError`` when it cannot be written. Parts left by an
     earlier file of the same name are removed.
     """
+    stem = name.removesuffix(SUFFIX)
     limit = size_limit()
     if cap is not None:
         limit = cap if limit is None else min(limit, cap)
