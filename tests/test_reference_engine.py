@@ -121,8 +121,6 @@ SPEED_REWRITE_CHANGES = {
     "truncation": ("core", "self.stack.frame = self.stack.frame[:label.frame]",
                    "self.stack.frame = list(self.stack.frame[:label.frame])", "truncate in place"),
     "block types": ("core", "return FuncType([], [])", "return FuncType(list(), [])", "shared block type"),
-    "leb128 reader": ("leb128", "    def decode_reader(r: io.IOBase) -> tuple[int, int]:",
-                      "    def decode_reader(reader: io.IOBase) -> tuple[int, int]:\n        r = reader", "leb128 reader"),
     "decoder": ("core", "        o = cls(b, [])\n", "        o = cls(b, list())\n", "decoder inline instruction"),
 }
 

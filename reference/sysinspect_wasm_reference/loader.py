@@ -54,8 +54,9 @@ with the same script on this project's (busy, shared) machine:
     6: 2.80 s to 2.32 s (0.19 s to 0.18 s);
 11. decoder dispatch: the decoder's ``match o.opcode`` (95 cases, in
     ``Inst.from_reader``) becomes a search tree too: decoding 3.90 s to 3.05 s;
-12. LEB128 readers that sum while reading (:data:`LEB128_READERS`):
-    decoding 3.05 s to 2.65 s;
+12. (gone: pywasm's LEB128 readers summed while reading, 3.05 s to 2.65 s,
+    until 15 and 21 pointed every call of them at our strict readers;
+    nothing calls them now);
 13. nested blocks: a block opening with a block enters both in one turn of
     the loop (:data:`STRUCTURED`): 2.34 s to 2.14 s;
 14. opcode constants: every other ``pywasm.opcode.X`` (520) becomes its
@@ -136,7 +137,7 @@ NUMERICS_NAME = "_sysinspect_numerics"
 
 # What pywasm 2.2.3 contains: the rewrite must find exactly this, or it stops.
 EXPECTED: dict[str, Counter[str]] = {
-    "leb128": Counter({"assert": 3, "leb128 reader": 2}),
+    "leb128": Counter({"assert": 3}),
     "arith": Counter({"assert": 5, "import pywasm": 0}),
     "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4, "section end": 1,
                      "leb u32": 189, "leb s32": 1, "leb s64": 1, "leb s33": 1,
@@ -308,27 +309,6 @@ instruction at index 0, set the index to 1, push its label), without their loop 
 check is left out because it cannot fail: the value stack is the height the label above was just given."""
 
 
-_LEB128_LOOP = """
-value = shift = 0
-while True:
-    b = r.read(1)
-    if len(b) != 1:
-        raise EOFError
-    b = b[0]
-    value |= (b & 0x7f) << shift
-    shift += 7
-    if not b & 0x80:
-        break
-"""
-LEB128_READERS = {
-    "_U.decode_reader": _LEB128_LOOP + "return value, shift // 7",
-    "_I.decode_reader": _LEB128_LOOP + "if b & 0x40:\n    value |= -(1 << shift)\nreturn value, shift // 7",
-}
-"""pywasm's LEB128 readers collect the bytes in a ``bytearray`` and sum them in a second loop (``decode``); these
-bodies sum while reading: the same value (7-bit groups never overlap, so ``|`` is ``+``; a signed number's sign
-bit extends from bit ``7 * length`` up, as ``decode`` does it), the same count, ``EOFError`` on the same short read."""
-
-
 TRUNCATED = {f"{owner}.{part}" for owner in ("self.stack", STACK_VAR) for part in ("frame", "label", "value")}
 """The machine's stacks: a branch or a return cuts them back by copying what stays, and a Go module's label stack
 holds every open block of every frame (hundreds); they are cut in place instead. Only the stack object refers to
@@ -390,10 +370,6 @@ class _Rewriter(ast.NodeTransformer):
         outer, self._function = self._function, node.name
         self.generic_visit(node)
         self._function = outer
-        reader = LEB128_READERS.get(f"{self._class}.{node.name}")
-        if reader is not None and [a.arg for a in node.args.args] == ["r"]:
-            self.found["leb128 reader"] += 1
-            node.body = ast.parse(reader).body
         if node.name == "evaluate" and self.found["local stack"]:
             bind = ast.parse(f"{STACK_VAR} = self.stack").body
             node.body[:0] = bind

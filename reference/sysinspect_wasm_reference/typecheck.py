@@ -24,13 +24,13 @@ from typing import Any
 
 from .loader import ENGINE
 from .validation import InvalidModule
+from .values import REFERENCE_TYPES, TYPE_NAMES, type_name
 
 OP: Any = ENGINE.opcode
 NAMES: dict[int, str] = OP.name
 
 NUM = ("i32", "i64", "f32", "f64")
-REFS = ("funcref", "externref")
-_TYPE_NAMES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128", 0x70: "funcref", 0x6F: "externref"}
+REFS = REFERENCE_TYPES
 _SHAPE_SCALAR = {"i8x16": "i32", "i16x8": "i32", "i32x4": "i32", "i64x2": "i64", "f32x4": "f32", "f64x2": "f64"}
 _INT_UNARY = {"clz", "ctz", "popcnt", "extend8_s", "extend16_s", "extend32_s"}
 _INT_BINARY = {"add", "sub", "mul", "div_s", "div_u", "rem_s", "rem_u", "and", "or", "xor", "shl", "shr_s", "shr_u",
@@ -49,11 +49,6 @@ Signature = tuple[tuple[str, ...], tuple[str, ...]]
 MAX_LOCALS = 50_000
 """The most locals (parameters included) a function may have: wasmtime's validator (wasmparser) refuses more,
 and pywasm would allocate every one of them on each call, so a module could exhaust the host's memory."""
-
-
-def type_name(val_type: Any) -> str:
-    """Our name of a pywasm ``ValType``."""
-    return _TYPE_NAMES[val_type.data]
 
 
 def _scalar_signature(prefix: str, op: str) -> Signature | None:
@@ -253,7 +248,7 @@ class FunctionChecker:
         if bype.kind == 0x00:
             return (), ()
         if bype.kind == 0x01:
-            return (), (_TYPE_NAMES[bype.data],)
+            return (), (TYPE_NAMES[bype.data],)
         return self.c.block_type(bype.data)
 
     def enter(self, params: tuple[str, ...], results: tuple[str, ...], loop: bool = False) -> None:
@@ -375,7 +370,7 @@ class FunctionChecker:
         elif opcode == OP.select_type:
             if len(args[0]) != 1:
                 raise InvalidModule("invalid result arity")
-            t = _TYPE_NAMES.get(args[0][0])
+            t = TYPE_NAMES.get(args[0][0])
             if t is None:
                 raise InvalidModule("malformed value type in select")
             self.pop("i32")
@@ -447,7 +442,7 @@ class FunctionChecker:
         elif opcode == OP.data_drop:
             c.data(args[0])
         elif opcode == OP.ref_null:
-            t = _TYPE_NAMES.get(args[0])
+            t = TYPE_NAMES.get(args[0])
             if t not in REFS:
                 raise InvalidModule("malformed reference type")
             self.values.append(t)
@@ -490,7 +485,7 @@ def constant(context: Context, expr: Any, expected: str) -> None:
             if context.globals[inst.args[0]][1]:
                 raise InvalidModule("constant expression required (a mutable global)")
         elif opcode == OP.ref_func:
-            context.refs.add(inst.args[0])
+            pass  # allowed; its function is in C.refs already (validate() collects them before any body)
         elif opcode not in CONSTANT and opcode != OP.ref_null and opcode not in EXTENDED_CONSTANT:
             raise InvalidModule(f"constant expression required, not {NAMES.get(opcode, hex(opcode))}")
         checker.instruction(inst)
