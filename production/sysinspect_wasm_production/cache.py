@@ -46,7 +46,6 @@ never load again (other content, an older engine).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -58,9 +57,9 @@ import wasmtime
 from sysinspect_wasm.errors import ModuleLoadError
 from sysinspect_wasm.records import FrozenRecord
 from sysinspect_wasm.store import COMPILED, LOADED, UNCACHED, WAITING, Damaged, TooLarge, Untrusted, trace
-from sysinspect_wasm.store.fileformat import Formats, read_manifest, verify
+from sysinspect_wasm.store.fileformat import Formats, verify
 from sysinspect_wasm.store.key import cache_key, module_id_of, sha256_hex
-from sysinspect_wasm.store.layout import CACHE_DIR_ENV, cache_folder, file_name, lock_name, parse_name, stem_of
+from sysinspect_wasm.store.layout import CACHE_DIR_ENV, cache_folder, file_name, lock_name, stem_of
 from sysinspect_wasm.store.memo import content_key
 from sysinspect_wasm.store.trust import open_folder, open_trusted
 
@@ -248,6 +247,7 @@ def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
                                     "it was removed and compiled again")
                     concurrency.unlink_artifact(dfd, name_on_disk)
             program = _compile(handle, name, data, stem)
+            material = handle.settings.material()
             manifest = {
                 "format": FORMAT,
                 "module": os.path.abspath(source),
@@ -255,7 +255,7 @@ def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
                 "module_sha256": digest,
                 "module_size": len(data),
                 "key": key,
-                "engine": handle.settings.material(),
+                "engine": material,
                 "guards": sorted(program.guards),
                 "note": program.note,
                 "layout": layout_facts(program.layout),
@@ -268,7 +268,11 @@ def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
                 warnings.append(f"cannot store the compiled module in {folder} ({reason}): "
                                 "the next call compiles it again")
                 return Loaded(program, UNCACHED, None, tuple(warnings))
-            _remove_superseded(dfd, module_id, name_on_disk, manifest)
+            identity = engine_identity(material)
+            # other content, or an older engine, can never load again; other settings of this engine may
+            concurrency.remove_superseded(dfd, name_on_disk, "", FORMATS, os.path.abspath(source), lambda other: (
+                other.get("module_sha256") != digest or not isinstance(other.get("engine"), dict)
+                or engine_identity(other["engine"]) != identity))
             return Loaded(program, COMPILED, artifact, tuple(warnings))
         finally:
             concurrency.release(dfd, lock, held)
@@ -336,35 +340,3 @@ def _restore(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes |
 def engine_identity(material: dict[str, Any]) -> dict[str, Any]:
     """Engine material without the settings: what changes on an upgrade, not between two configured engines."""
     return {name: value for name, value in material.items() if name != "settings"}
-
-
-def _remove_superseded(dfd: int, module_id: str, keep: str, manifest: dict[str, Any]) -> None:
-    """Remove this module file's other artifacts that can never load again: other content, or an older engine.
-
-    Artifacts of the same content for other engine settings stay (another
-    configuration may still use them).
-    """
-    from sysinspect_wasm.store.concurrency import unlink_artifact
-
-    identity = engine_identity(manifest["engine"])
-    with os.scandir(dfd) as entries:
-        names = [entry.name for entry in entries]
-    for name in names:
-        parsed = parse_name(name)
-        if name == keep or parsed is None or parsed[0] != module_id:
-            continue
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
-        except OSError:
-            continue
-        try:
-            with contextlib.suppress(Damaged, OSError):
-                _, other = read_manifest(fd, os.fstat(fd).st_size, FORMATS)
-                if other.get("module") != manifest["module"]:
-                    continue
-                engine = other.get("engine")
-                if other.get("module_sha256") != manifest["module_sha256"] or (
-                        not isinstance(engine, dict) or engine_identity(engine) != identity):
-                    unlink_artifact(dfd, name)
-        finally:
-            os.close(fd)

@@ -47,7 +47,7 @@ from sysinspect_wasm.records import FrozenRecord
 from sysinspect_wasm.store import COMPILED, LOADED, UNCACHED, Damaged, TooLarge, Untrusted, trace
 from sysinspect_wasm.store.fileformat import MAX_FILE_BYTES, Formats, unpack
 from sysinspect_wasm.store.key import cache_key, module_id_of, sha256_hex
-from sysinspect_wasm.store.layout import CACHE_DIR_ENV, cache_folder, file_name, parse_name
+from sysinspect_wasm.store.layout import CACHE_DIR_ENV, cache_folder, file_name
 from sysinspect_wasm.store.trust import open_folder, read_trusted
 
 from .loader import ENGINE, ENGINE_KEY
@@ -56,7 +56,6 @@ KIND = ".pywasm"
 """Artifact names end ``.pywasm.cwasm``: the native cache's ``<id>.<key>.cwasm`` never matches them."""
 FORMAT = 1
 FINGERPRINT = f"{ENGINE_KEY}:lazy-bodies-{FORMAT}"
-CODE_SECTION = 0x0A
 HEADER = 8
 """Bytes of the magic number and version that open every module."""
 
@@ -104,44 +103,28 @@ class LazyBody(FuncDesc):  # type: ignore[misc]
         return self.__dict__[name]
 
 
-def _leb(data: bytes, pos: int) -> tuple[int, int]:
-    """An unsigned LEB128 number at ``pos`` and the position after it; raises ``IndexError`` past the end."""
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
 def code_index(data: bytes) -> list[int] | None:
     """``[code section start, end, body 0 start, end, body 1 start, ...]`` of a module pywasm decoded in full.
 
     ``None`` when the module has no single code section whose bodies lie
-    within it (such a module is simply not cached).
+    within it (such a module is simply not cached). Read with the core's
+    binary reader, imported here: only a load that stores an artifact needs it.
     """
-    pos, found = HEADER, None
+    from sysinspect_wasm.wasmbinary import SECTION_CODE, DecodeError, read_sections, read_u
+
     try:
-        while pos < len(data):
-            at_id, section = pos, data[pos]
-            size, pos = _leb(data, pos + 1)
-            start, pos = pos, pos + size
-            if pos > len(data):
+        code = [section for section in read_sections(data) if section.id == SECTION_CODE]
+        if len(code) != 1:
+            return None
+        found = [code[0].start, code[0].end]
+        count, at = read_u(data, code[0].payload_start)
+        for _ in range(count):
+            length, at = read_u(data, at)
+            if at + length > code[0].end:
                 return None
-            if section == CODE_SECTION:
-                if found is not None:
-                    return None
-                found = [at_id, pos]
-                count, at = _leb(data, start)
-                for _ in range(count):
-                    length, at = _leb(data, at)
-                    if at + length > pos:
-                        return None
-                    found += [at, at + length]
-                    at += length
-    except IndexError:
+            found += [at, at + length]
+            at += length
+    except DecodeError:
         return None
     return found
 
@@ -221,7 +204,7 @@ def load(source: Path, data: bytes, full_decode: Any, cache_dir: str | os.PathLi
         manifest = {"format": FORMAT, "module": os.path.abspath(source), "module_id": module_id,
                     "module_sha256": digest, "module_size": len(data), "key": key, "engine": ENGINE_KEY,
                     "functions": (len(index) - 2) // 2, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        from sysinspect_wasm.store.concurrency import write_artifact
+        from sysinspect_wasm.store.concurrency import remove_superseded, write_artifact
 
         with contextlib.suppress(FileNotFoundError, PermissionError, IsADirectoryError):
             os.unlink(name, dir_fd=dfd)  # a damaged or foreign one: the rename below must not be refused
@@ -231,25 +214,8 @@ def load(source: Path, data: bytes, full_decode: Any, cache_dir: str | os.PathLi
         except (OSError, TooLarge) as exc:
             warnings.append(f"cannot store the decoded module in {folder} ({exc}): the next call decodes it again")
             return Decoded(desc, UNCACHED, None, tuple(warnings))
-        _remove_superseded(dfd, module_id, name, manifest["module"])
+        # built from other content or by another interpreter: never to load again (as the native cache does)
+        remove_superseded(dfd, name, KIND, Formats(FORMAT), manifest["module"], lambda other: True)
         return Decoded(desc, COMPILED, folder / name, tuple(warnings))
     finally:
         os.close(dfd)
-
-
-def _remove_superseded(dfd: int, module_id: str, keep: str, module: str) -> None:
-    """Remove this module file's other artifacts: built from other content or by another interpreter, they can
-    never load again (as the native cache does; a damaged one is left to ``cache prune``)."""
-    with os.scandir(dfd) as entries:
-        names = [entry.name for entry in entries]
-    for other in names:
-        parsed = parse_name(other, KIND)
-        if other == keep or parsed is None or parsed[0] != module_id:
-            continue
-        try:
-            raw = read_trusted(dfd, other, MAX_FILE_BYTES)
-            if raw is None or unpack(raw, None, FORMAT)[1].get("module") != module:
-                continue
-            os.unlink(other, dir_fd=dfd)
-        except (OSError, Damaged):
-            continue

@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import TooLarge
-from .fileformat import Formats, pack, pack_parted
-from .layout import SUFFIX, part_name, temp_name
+from . import Damaged, TooLarge
+from .fileformat import Formats, pack, pack_parted, read_manifest
+from .layout import SUFFIX, parse_name, part_name, temp_name
 
 Piece = bytes | bytearray | memoryview
 
@@ -134,6 +134,32 @@ def unlink_artifact(dfd: int, artifact: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(artifact, dir_fd=dfd)
     remove_parts(dfd, artifact, 0)
+
+
+def remove_superseded(dfd: int, keep: str, kind: str, formats: Formats, module: str,
+                      superseded: Callable[[dict[str, Any]], bool]) -> None:
+    """Remove the cache files of ``kind`` in folder ``dfd`` that were made from the module file at path
+    ``module`` (and named for it, as ``keep`` is) and that ``superseded`` says can never load again, given their
+    manifest; files whose footer cannot be read are left to ``cache prune``."""
+    parsed_keep = parse_name(keep, kind)
+    with os.scandir(dfd) as entries:
+        names = [entry.name for entry in entries]
+    for name in names:
+        parsed = parse_name(name, kind)
+        if name == keep or parsed is None or parsed_keep is None or parsed[0] != parsed_keep[0]:
+            continue
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
+        except OSError:
+            continue
+        try:
+            _, manifest = read_manifest(fd, os.fstat(fd).st_size, formats)
+        except (Damaged, OSError):
+            continue
+        finally:
+            os.close(fd)
+        if manifest.get("module") == module and superseded(manifest):
+            unlink_artifact(dfd, name)
 
 
 def acquire(dfd: int, name: str, wait: float, on_wait: Callable[[], None] | None = None) -> int | None:
