@@ -31,10 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import HASHED, trace
+from . import HASHED, Untrusted, trace
 from .key import cache_key, fd_digest, is_hex_digest, module_id_of
 from .layout import memo_name
-from .trust import unsafe_reason
+from .trust import read_trusted
 
 SETTLE_NS = 3_000_000_000
 """How long a module file must have been left alone (by its mtime and ctime) before its digest is remembered:
@@ -89,7 +89,11 @@ def content_key(source: Path, dfd: int, material: dict[str, Any], fingerprint: C
 
 def _recall(dfd: int, memo: str, path: str, identity: list[int], material: dict[str, Any]) -> tuple[str, str] | None:
     """``(digest, key)`` from the memo ``memo`` in folder ``dfd`` if it may be trusted and still holds, else ``None``."""
-    record = read_memo(memo, dfd, trusted_only=True)
+    try:
+        raw = read_trusted(dfd, memo, MEMO_MAX_BYTES)
+    except (Untrusted, OSError):  # a memo that is not one the runtime may believe is no memo
+        return None
+    record = _record(raw) if raw is not None else None
     if record is None or record.get("module") != path or record.get("identity") != identity:
         return None
     digest, key = record.get("module_sha256"), record.get("key")
@@ -99,25 +103,12 @@ def _recall(dfd: int, memo: str, path: str, identity: list[int], material: dict[
     return digest, key
 
 
-def read_memo(memo: str | Path, dfd: int | None, *, trusted_only: bool) -> dict[str, Any] | None:
-    """The record in memo ``memo`` (relative to folder ``dfd``, if given), ``None`` when it is not one.
-
-    Never follows a symlink; with ``trusted_only``, a file others could have
-    written is not one either.
-    """
+def _record(raw: bytes) -> dict[str, Any] | None:
+    """The JSON object a memo holds, ``None`` for anything else."""
     try:
-        fd = os.open(memo, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
-    except OSError:
+        record = json.loads(raw)
+    except ValueError:
         return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MEMO_MAX_BYTES or (trusted_only and unsafe_reason(st, "it")):
-            return None
-        record = json.loads(os.pread(fd, MEMO_MAX_BYTES, 0))
-    except (OSError, ValueError):
-        return None
-    finally:
-        os.close(fd)
     return record if isinstance(record, dict) else None
 
 
@@ -141,8 +132,20 @@ def memo_holds(path: Path) -> bool:
 
     For ``cache prune``: a memo whose module is gone or changed is only dead
     weight (the runtime would never use it, and writes a new one when it may).
+    Read whoever wrote it (never through a symlink): only its state is told.
     """
-    record = read_memo(path, None, trusted_only=False)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        raw = os.pread(fd, MEMO_MAX_BYTES, 0) if stat.S_ISREG(st.st_mode) and st.st_size <= MEMO_MAX_BYTES else b""
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    record = _record(raw)
     module = record.get("module") if record is not None else None
     if record is None or not isinstance(module, str):
         return False
