@@ -136,6 +136,16 @@ def parse_number(text: str) -> int | float:
     return _f64_from_parts(negative, significand, exponent, text)
 
 
+def parse_integer(text: str) -> int | float:
+    """:func:`parse_number` of an integer literal (what ``json`` gives ``parse_int``), without its digit loop
+    where ``int`` gives the same value: up to 18 digits every value lies within i64 and u64; ``-0`` is serde_json's
+    ``-0.0``; a longer literal takes :func:`parse_number` (it may pass both, or ``int``'s digit limit)."""
+    if len(text) - (text[0] == "-") <= 18:
+        value = int(text)
+        return value if value or text[0] != "-" else -0.0
+    return parse_number(text)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -145,7 +155,7 @@ def loads_serde(text: str) -> Any:
 
     Raises :class:`ValueError` (``json.JSONDecodeError`` for syntax errors).
     """
-    return json.loads(text, parse_constant=_reject_constant, parse_float=parse_number, parse_int=parse_number)
+    return json.loads(text, parse_constant=_reject_constant, parse_float=parse_number, parse_int=parse_integer)
 
 
 def format_float(value: float) -> str:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 from protocol.harness import call_raw
 
-from sysinspect_wasm.jsonio import compact_json, format_float, loads_serde, parse_number
+from sysinspect_wasm.jsonio import compact_json, format_float, loads_serde, parse_integer, parse_number
 
 if TYPE_CHECKING:
     import corpus  # mypy knows the package by its folder; it is installed as sysinspect_wasm_corpus
@@ -124,3 +125,24 @@ def test_guest_receives_serde_json_bytes(backend: str) -> None:
     data = answer.response["data"]
     assert data["bytes"] == len(expected_line)
     assert data["sha256"] == hashlib.sha256(expected_line).hexdigest()
+
+
+def test_integer_literals_read_alike_on_the_short_path_and_the_digit_loop() -> None:
+    """The integer reader's short path gives exactly what parse_number gives, at every length and edge."""
+    import random
+
+    edges = ["0", "-0", "1", "-1", "9223372036854775807", "-9223372036854775808", "-9223372036854775809",
+             "18446744073709551615", "18446744073709551616", "-18446744073709551615", "999999999999999999",
+             "-999999999999999999", "1000000000000000000", "-1000000000000000000", "1" + "0" * 5000]
+    draw = random.Random(10)
+    drawn = [("-" if draw.random() < 0.5 else "") + str(draw.randrange(1, 10)) + "".join(
+        str(draw.randrange(10)) for _ in range(draw.randrange(0, 25))) for _ in range(20_000)]
+    def outcome(read: Callable[[str], int | float], literal: str) -> tuple[object, ...]:
+        try:
+            value = read(literal)
+        except ValueError as exc:  # out of range: the same refusal either way
+            return type(exc), str(exc)
+        return type(value), value, str(value)
+
+    for literal in edges + drawn:
+        assert outcome(parse_integer, literal) == outcome(parse_number, literal), literal
