@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sysinspect_wasm_runtime.header import build_header, header_line
-from sysinspect_wasm_runtime.request import RequestError, loads_strict, request_from_object, runtime_settings
+from sysinspect_wasm_runtime.request import RequestError, request_from_object, runtime_settings
+
+from sysinspect_wasm.jsonio import loads_serde
 
 __all__ = ["GuestInput", "RequestError", "guest_input"]
 
@@ -34,7 +36,7 @@ def guest_input(document: dict[str, Any]) -> GuestInput:
     """
     # The runtime reads the request as text, the way serde_json reads it (big integers become floats...):
     # so does the harness, or the header it expects would hold values the runtime never sees.
-    request = request_from_object(loads_strict(json.dumps(document, ensure_ascii=False)))
+    request = request_from_object(loads_serde(json.dumps(document, ensure_ascii=False)))
     settings = runtime_settings(request)
     header = build_header(request, add_options=("man",) if settings.man else ())
     return GuestInput(header, header_line(header))

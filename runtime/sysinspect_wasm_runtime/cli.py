@@ -213,25 +213,25 @@ def resolve_module(spec: str, sharelib: Path | None) -> tuple[str, Path, Path | 
 
 
 def _key_value(text: str, flag: str) -> tuple[str, Any]:
-    from .request import loads_strict
+    from sysinspect_wasm.jsonio import loads_serde
 
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise UsageError(f"{flag} wants KEY=VALUE or KEY:=JSON, not {text!r}")
     if key.endswith(":"):
         try:
-            return key[:-1], loads_strict(value)
+            return key[:-1], loads_serde(value)
         except ValueError as exc:
             raise UsageError(f"{flag} {key[:-1]}:= wants JSON after ':=' ({exc})") from None
     return key, value
 
 
 def _load_json(source: str, what: str) -> Any:
-    from .request import loads_strict
+    from sysinspect_wasm.jsonio import loads_serde
 
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-        return loads_strict(text)
+        return loads_serde(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UsageError(f"cannot read {what} from {source}: {exc}") from None
 

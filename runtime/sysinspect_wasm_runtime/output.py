@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 from sysinspect_wasm.errors import WasmRuntimeError
-
-from .request import loads_strict
+from sysinspect_wasm.jsonio import loads_serde
 
 LOGS_KEY = "__sysinspect-module-logs"
 UPSTREAM_LOGS_KEY = "__module-logs"
@@ -20,7 +19,7 @@ class OutputError(WasmRuntimeError):
 def _as_json(text: str) -> tuple[bool, Any]:
     """Parse ``text`` as serde_json would; anything it would refuse counts as not JSON."""
     try:
-        value = loads_strict(text)
+        value = loads_serde(text)
         if "\\ud" in text or "\\uD" in text:
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeEncodeError):

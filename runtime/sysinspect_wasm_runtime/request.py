@@ -116,11 +116,6 @@ def _describe(value: Any) -> str:
     return "an object"
 
 
-def loads_strict(text: str) -> Any:
-    """Parse JSON as serde_json does: its numbers (integers past 64 bits become floats), no NaN or Infinity."""
-    return loads_serde(text)
-
-
 def _check_depth(value: Any) -> None:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -159,7 +154,7 @@ def parse_request(raw: bytes) -> ModRequest:
         raise RequestError("the request is empty: write one JSON object on standard input, e.g. "
                            '{"args": {"rt.mod": "MODULE"}}')
     try:
-        document = loads_strict(text)
+        document = loads_serde(text)
     except json.JSONDecodeError as exc:
         raise RequestError(f"the request is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except ValueError as exc:
