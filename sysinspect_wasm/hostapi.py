@@ -106,10 +106,17 @@ class HostApi:
     def __init__(self, context: HostContext, deadline: float | None = None) -> None:
         self.context = context
         self.deadline = deadline
-        self.header_bytes = compact_json_bytes(dict(context.header))
+        self._header_bytes: bytes | None = None
         self.logs: list[str] = []
         self.calls: list[HostCall] = []
         self._packagekit: PackageKit | None = None
+
+    @property
+    def header_bytes(self) -> bytes:
+        """The header as ``api.header`` gives it, serialised when a guest first asks (most never do)."""
+        if self._header_bytes is None:
+            self._header_bytes = compact_json_bytes(dict(self.context.header))
+        return self._header_bytes
 
     # -- dispatch -------------------------------------------------------
 
