@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from minion import minion_spawn
 from spoil import spoil as spoil_file
-from test_cache import big_printer
+from test_cache import Trace, big_printer
 
 pytest.importorskip("wasmtime", reason="the production backend needs wasmtime")
 
@@ -68,9 +68,8 @@ def load(folder: Path, trace: Path, fsize: int | None = LIMIT, uid: int = 0) -> 
 
 
 def events(trace: Path) -> list[str]:
-    found = [line.split()[0] for line in trace.read_text().splitlines()] if trace.exists() else []
-    trace.unlink(missing_ok=True)
-    return [event for event in found if event != store.HASHED]
+    """The loads' events since the last look (test_cache's Trace)."""
+    return Trace(trace).take()
 
 
 def heads(folder: Path) -> list[Path]:
