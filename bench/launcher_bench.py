@@ -34,6 +34,8 @@ from pathlib import Path
 
 from cache_bench import Series, pick_module, timed
 
+from sysinspect_wasm.store.memo import SETTLE_NS
+
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TARGET = "linux-x86_64"
 PYTHONS = ("python3.14", "python3.13", "python3.12", "python3.11", "python3")
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for argv_, env in kinds.values():  # compile, then let the module settle so its digest is remembered
             timed(argv_, request, env)
-        time.sleep(3.5)
+        time.sleep(SETTLE_NS / 1e9 + 0.5)
         for _ in range(3):
             for argv_, env in kinds.values():
                 timed(argv_, request, env)

@@ -36,14 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from cache_bench import Series, runtime_command, timed
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "lib" / "runtime" / "wasm"
@@ -81,34 +81,13 @@ print(json.dumps({"status": module.cache_status, "imports": imported - started, 
 """
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, bytes]:
-    """Wall and CPU seconds of one whole process, and its standard output; a failure stops the benchmark."""
-    cpu, began = _cpu(), time.perf_counter()
-    done = subprocess.run(command, input=HEADER, env=env, capture_output=True, check=False)
-    wall = time.perf_counter() - began
-    if done.returncode != 0 or not done.stdout:
-        sys.exit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.decode(errors='replace')[-2000:]}")
-    return wall, _cpu() - cpu, done.stdout
-
-
-class Series:
-    """Wall and CPU seconds of repeated runs."""
-
-    def __init__(self) -> None:
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
-
-    def add(self, wall: float, cpu: float) -> None:
-        self.wall.append(wall)
-        self.cpu.append(cpu)
-
-    def medians(self) -> tuple[float, float]:
-        return statistics.median(self.wall), statistics.median(self.cpu)
+def timed_call(command: list[str], env: dict[str, str], series: Series) -> None:
+    """One whole process of ``command`` (header on stdin) timed into ``series``; no output stops the benchmark."""
+    wall, cpu, out = timed(command, HEADER, env)
+    if not out:
+        sys.exit(f"{' '.join(command)} printed nothing")
+    series.wall.append(wall)
+    series.cpu.append(cpu)
 
 
 def _trace_lines(trace: Path) -> list[str]:
@@ -130,16 +109,16 @@ def bench_module(module_id: str, repeat: int, work: Path, runtime: list[str]) ->
     ours_cmd = [*runtime, "run", str(module), "--backend", "pywasm"]
     series = {"stock": Series(), "cold": Series(), "warm": Series()}
     for _ in range(repeat):
-        series["stock"].add(*timed(stock_cmd, env)[:2])
+        timed_call(stock_cmd, env, series["stock"])
         shutil.rmtree(home_cache, ignore_errors=True)
         for stale in folder.glob("*.cwasm"):
             stale.unlink()
         _trace_lines(trace)
-        series["cold"].add(*timed(ours_cmd, env)[:2])
+        timed_call(ours_cmd, env, series["cold"])
         events = _trace_lines(trace)
         if sorted(event.split()[0] for event in events) != ["compiled", "rewritten"]:
             sys.exit(f"{module_id}: a cold call should rewrite pywasm and store the module's artifact: {events}")
-        series["warm"].add(*timed(ours_cmd, env)[:2])
+        timed_call(ours_cmd, env, series["warm"])
         events = _trace_lines(trace)
         if sorted(event.split()[0] for event in events) != ["loaded", "loaded"]:
             sys.exit(f"{module_id}: a warm call should load both cache files: {events}")
@@ -162,8 +141,7 @@ def main() -> None:
     parser.add_argument("--module", action="append", metavar="ID",
                         help=f"a corpus module id (repeatable; default {GO_MODULE} and {', '.join(SMALL_MODULES)})")
     parser.add_argument("--breakdown", action="store_true", help="time the phases of each module's warm call")
-    parser.add_argument("--runtime", default=str(Path(sys.executable).with_name("wasm-runtime")),
-                        help="the wasm-runtime command (default: the one beside this Python)")
+    parser.add_argument("--runtime", help="the wasm-runtime command (default: the one beside this Python)")
     ns = parser.parse_args()
     modules = ns.module or [GO_MODULE, *SMALL_MODULES]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} CPUs); "
@@ -173,14 +151,15 @@ def main() -> None:
         work = Path(temp)
         started = time.monotonic()
         for module_id in modules:
-            results[module_id] = bench_module(module_id, ns.repeat, work, [ns.runtime])
+            results[module_id] = bench_module(module_id, ns.repeat, work, runtime_command(ns.runtime))
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
               f"({time.monotonic() - started:.0f} s)\n")
         print(f"{'module':<20} {'stock wall':>11} {'cold wall':>10} {'warm wall':>10} {'stock cpu':>10} "
               f"{'warm cpu':>9} {'stock/warm wall':>16} {'stock/warm cpu':>15} {'target':>12}")
         met = True
         for module_id, series in results.items():
-            (stock_w, stock_c), (cold_w, _), (warm_w, warm_c) = (series[k].medians() for k in ("stock", "cold", "warm"))
+            (stock_w, stock_c), (cold_w, _), (warm_w, warm_c) = ((series[k].median(), series[k].cpu_median())
+                                                                 for k in ("stock", "cold", "warm"))
             target = GO_TARGET if module_id.endswith("-go") else 1.0
             ok = stock_w / warm_w >= target and stock_c / warm_c >= target
             met = met and ok

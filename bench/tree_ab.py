@@ -22,31 +22,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-SETTLE_SECONDS = 3.5
-"""A little more than the memo's settling time (sysinspect_wasm.store.memo.SETTLE_NS)."""
+from cache_bench import timed
+
+from sysinspect_wasm.store.memo import SETTLE_NS
+
+SETTLE_SECONDS = SETTLE_NS / 1e9 + 0.5
+"""A little more than the memo's settling time."""
 
 
 def call(runtime: Path, sharelib: Path, module_id: str, env: dict[str, str]) -> tuple[float, float]:
     """Wall and CPU seconds of one protocol-mode call of ``module_id``."""
     request = json.dumps({"args": {"rt.mod": module_id}, "config": {"path.sharelib": str(sharelib)}}).encode()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run([str(runtime)], input=request, capture_output=True, env=env, check=False)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    answer = json.loads(done.stdout)
+    wall, cpu, out = timed([str(runtime)], request, env)
+    answer = json.loads(out)
     if answer.get("retcode") != 0:
         raise SystemExit(f"{runtime} failed: {answer}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def main(argv: list[str]) -> int:
