@@ -131,9 +131,6 @@ def zig_command() -> list[str]:
 
 def build_launcher(target: Target, version: str, out: Path) -> None:
     """Cross-build the launcher for ``target`` into the file ``out`` (checked for its ELF machine)."""
-    for ch in version:
-        if not (ch.isalnum() or ch in ".-+_"):
-            raise BundleError(f"the version {version!r} cannot name the library folder (letters, digits, . - + _ only)")
     with tempfile.TemporaryDirectory(prefix="wasm-runtime-launcher-") as work:
         # a fixed relative source path: nothing of the build folder can reach the binary
         shutil.copyfile(LAUNCHER_SOURCE, Path(work) / "wasm-runtime.c")
@@ -270,9 +267,15 @@ class Tree:
         for path in sorted(self.files):
             out = root / path
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(self.files[path])
-            out.chmod(0o644)
-            os.utime(out, (epoch, epoch))
+            put(out, self.files[path], 0o644, epoch)
+
+
+def put(path: Path, data: bytes | None, mode: int, epoch: int) -> None:
+    """Give the file ``path`` its bytes (``None``: as they are), ``mode`` and the bundle's fixed mtime."""
+    if data is not None:
+        path.write_bytes(data)
+    path.chmod(mode)
+    os.utime(path, (epoch, epoch))
 
 
 def normalise_folders(root: Path, epoch: int) -> None:
@@ -374,6 +377,8 @@ def bundle(output: Path, targets: list[Target], wheel_dir: Path | None, epoch: i
 
     version = installed_version("sysinspect-wasm-runtime", "the bundle's version is the project's, from its "
                                 "metadata (bash scripts/bootstrap installs it)")
+    if any(not (ch.isalnum() or ch in ".-+_") for ch in version):  # it names the library folder and the launcher's
+        raise BundleError(f"the version {version!r} cannot name the library folder (letters, digits, . - + _ only)")
     if output.exists():
         if not (output / "REGISTER.md").is_file() and any(output.iterdir()):
             raise BundleError(f"{output} exists and is not an earlier bundle (no REGISTER.md): give an empty or new folder")
@@ -387,15 +392,10 @@ def bundle(output: Path, targets: list[Target], wheel_dir: Path | None, epoch: i
         folder.mkdir()
         say(f"bundle: building the {target.name} launcher (zig cc -target {target.zig})")
         build_launcher(target, version, folder / "wasm-runtime")
-        (folder / "wasm-runtime").chmod(0o755)
-        (folder / "wasm-runtime.spec").write_bytes(spec)
-        (folder / "wasm-runtime.spec").chmod(0o644)
-        for path in (folder / "wasm-runtime", folder / "wasm-runtime.spec"):
-            os.utime(path, (epoch, epoch))
+        put(folder / "wasm-runtime", None, 0o755, epoch)
+        put(folder / "wasm-runtime.spec", spec, 0o644, epoch)
     text = register_text(version, targets)
-    (output / "REGISTER.md").write_text(text)
-    (output / "REGISTER.md").chmod(0o644)
-    os.utime(output / "REGISTER.md", (epoch, epoch))
+    put(output / "REGISTER.md", text.encode(), 0o644, epoch)
     normalise_folders(output, epoch)
     return text
 
