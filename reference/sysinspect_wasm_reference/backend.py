@@ -55,24 +55,25 @@ collected, later.
 
 
 _runs_lock = threading.Lock()
-_runs: list[tuple[int, int, int]] = []  # the thresholds before the first of the runs under way
+_runs_under_way = 0
+_saved_thresholds = gc.get_threshold()  # as they were before the first of the runs under way
 
 
 @contextlib.contextmanager
 def _fewer_collections() -> Iterator[None]:
+    global _runs_under_way, _saved_thresholds
     with _runs_lock:  # runs in several threads overlap: the last one to end restores the thresholds
-        if not _runs:
-            _runs.append(gc.get_threshold())
-            before = _runs[0]
-            gc.set_threshold(max(before[0], GC_ALLOCATIONS), before[1], before[2])
-        _runs.append(_runs[0])
+        if not _runs_under_way:
+            _saved_thresholds = gc.get_threshold()
+            gc.set_threshold(max(_saved_thresholds[0], GC_ALLOCATIONS), *_saved_thresholds[1:])
+        _runs_under_way += 1
     try:
         yield
     finally:
         with _runs_lock:
-            _runs.pop()
-            if len(_runs) == 1:
-                gc.set_threshold(*_runs.pop())
+            _runs_under_way -= 1
+            if not _runs_under_way:
+                gc.set_threshold(*_saved_thresholds)
 
 
 def _new_runtime(limits: Limits) -> Any:
