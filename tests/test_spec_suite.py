@@ -32,7 +32,7 @@ _REAL_WORKER = specsuite._worker
 @pytest.fixture(scope="session")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], Path]:
     """Every script converted by wasm-tools json-from-wast, and the spectest module."""
-    return specsuite.prepare(SUITE, tmp_path_factory.mktemp("spec-suite"))
+    return specsuite.prepare(specsuite.scripts(SUITE), tmp_path_factory.mktemp("spec-suite"))
 
 
 _RESULTS: dict[str, dict[str, ScriptResult]] = {}

@@ -424,9 +424,9 @@ def _worker(job: tuple[str, str, str]) -> ScriptResult:
     return run_script(Path(json_path), backend_name, Path(spectest))
 
 
-def prepare(directory: Path, out: Path) -> tuple[list[Path], Path]:
-    """Convert every script of ``directory`` into ``out``; (the JSON paths, the spectest module)."""
-    return [convert(wast, out) for wast in scripts(directory)], write_spectest(out)
+def prepare(wasts: Sequence[Path], out: Path) -> tuple[list[Path], Path]:
+    """Convert the scripts ``wasts`` into ``out``; (the JSON paths, the spectest module)."""
+    return [convert(wast, out) for wast in wasts], write_spectest(out)
 
 
 _SPAWN = multiprocessing.get_context("spawn")
@@ -557,8 +557,7 @@ def main(argv: Sequence[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="spec-suite-") as temporary:
         out = Path(temporary)
         try:
-            converted = [convert(wast, out) for wast in found]
-            spectest = write_spectest(out)
+            converted, spectest = prepare(found, out)
         except (SmithUnavailable, RuntimeError) as exc:
             print(f"spec-suite: {exc}", file=sys.stderr)
             return 2
