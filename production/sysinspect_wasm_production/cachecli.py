@@ -165,16 +165,9 @@ def _modules(folder: Path) -> dict[str, str]:
 
 
 def _folders(ns: argparse.Namespace) -> list[Path]:
-    """The module folder and, when one is configured, the cache folder; for a user other than root, its private
-    folder too, when it has one (the runtime keeps artifacts there when it cannot write the module folder)."""
-    folders = [_module_folder(ns)]
-    configured = maintenance.configured_folder(ns.cache_dir)
-    if configured is not None and configured not in folders:
-        folders.append(configured)
-    private = maintenance.private_folder_if_any()
-    if configured is None and private is not None:
-        folders.append(private)
-    return folders
+    """The module folder, the configured cache folder or, for a user other than root, its private folder when it
+    has one (the runtime keeps artifacts there when it cannot write the module folder)."""
+    return maintenance.module_folders(_module_folder(ns), ns.cache_dir)
 
 
 # -- precompile ------------------------------------------------------------------

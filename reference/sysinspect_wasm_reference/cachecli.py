@@ -61,14 +61,9 @@ KINDS = [
 
 def folders(ns: argparse.Namespace) -> list[Path]:
     """The module folder, the configured cache folder (else a user's private one) and the interpreter's."""
-    found = [module_dir(ns.sharelib)]
-    configured = maintenance.configured_folder(ns.cache_dir)
-    private = maintenance.private_folder_if_any() if configured is None else None
+    found = maintenance.module_folders(module_dir(ns.sharelib), ns.cache_dir)
     engine, _ = engine_folder(ns.cache_dir)
-    for folder in (configured, private, engine):
-        if folder is not None and folder not in found:
-            found.append(folder)
-    return found
+    return found if engine is None or engine in found else [*found, engine]
 
 
 def _entries(folder: Path, digest: Digests) -> list[Entry]:

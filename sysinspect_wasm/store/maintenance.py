@@ -264,6 +264,17 @@ def configured_folder(explicit: str | None) -> Path | None:
     return folder
 
 
+def module_folders(module_folder: Path, explicit: str | None) -> list[Path]:
+    """Where a sharelib's module cache files may be: its module folder, the configured cache folder, and, when
+    none is configured, the private folder of a user other than root (see :func:`private_folder_if_any`)."""
+    found = [module_folder]
+    configured = configured_folder(explicit)
+    for folder in (configured, private_folder_if_any() if configured is None else None):
+        if folder is not None and folder not in found:
+            found.append(folder)
+    return found
+
+
 def private_folder_if_any() -> Path | None:
     """The private folder of a user other than root (:func:`~.layout.private_dir`) when it exists, else ``None``:
     the runtime keeps such a user's files there when it cannot write the module folder."""
