@@ -68,6 +68,8 @@ def test_an_instance_may_join_a_store_without_importing_from_it(backend: Backend
     ('(module (import "q" "add" (func (param i32 i32) (result i32))))', "missing module"),
     ('(module (import "p" "add" (func (param i32) (result i32))))', "function type"),
     ('(module (import "p" "mem" (memory 1 2)))', "memory maximum larger than required"),
+    ('(module (import "p" "mem" (memory 0 0)))', "memory maximum of 0 required (F14: pywasm's 0 is none)"),
+    ('(module (import "p" "tab" (table 0 0 funcref)))', "table maximum of 0 required, the table has none"),
     ('(module (import "p" "mem" (memory 2)))', "memory minimum"),
     ('(module (import "p" "tab" (table 3 funcref)))', "table minimum"),
     ('(module (import "p" "counter" (global i32)))', "global mutability"),

@@ -309,3 +309,24 @@ def test_garbage_collection_is_rarer_only_while_guests_run(monkeypatch: pytest.M
         thread.join()
     assert seen == [max(before[0], backend.GC_ALLOCATIONS)] * 4
     assert gc.get_threshold() == before
+
+
+def test_a_declared_maximum_of_zero_holds_whether_decoded_in_full_or_from_the_artifact(tmp_path: Path,
+                                                                                        trace: Trace) -> None:
+    """F14: ``(memory 0 0)`` and ``(table 0 0 funcref)`` cannot grow, on the cold load and on the warm one, whose
+    sections the rewritten pywasm decodes again from the module's bytes."""
+    from sysinspect_wasm.result import Value
+    from sysinspect_wasm.spec import Limits
+
+    path = tmp_path / "lib" / "bounded.wasm"
+    path.parent.mkdir()
+    path.write_bytes(wat_to_wasm("""
+      (module (memory 0 0) (table 0 0 funcref)
+        (func (export "grow-memory") (result i32) (memory.grow (i32.const 1)))
+        (func (export "grow-table") (result i32) (table.grow (ref.null func) (i32.const 1))))"""))
+    for status in (store.COMPILED, store.LOADED):
+        module = PywasmBackend().load(path)
+        assert module.cache_status == status, module.warnings
+        instance = module.instantiate(Limits(timeout=30))
+        assert instance.call("grow-memory", []) == [Value.i32(-1)]
+        assert instance.call("grow-table", []) == [Value.i32(-1)]

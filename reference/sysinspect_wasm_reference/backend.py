@@ -35,7 +35,6 @@ from .validation import (
     check_module,
     check_sections,
     import_mismatch,
-    mark_zero_maximums,
 )
 from .values import from_pywasm, to_pywasm, type_name
 from .wasi import CappedOutput, ConfinedWasi
@@ -336,15 +335,11 @@ class PywasmBackend(Backend):
             data = bytes(wasm)
         module_name = name or "module"
         if isinstance(wasm, Path) and self.cache:
-            from sysinspect_wasm.store import LOADED
-
             from .cache import load
 
+            # an artifact stands for a full decode and validation of these bytes (its key covers our checks'
+            # sources), and its sections are decoded by the same rewritten pywasm (declared zero maximums included)
             decoded = load(wasm, data, lambda raw: _decode(module_name, raw), self.cache_dir)
-            if decoded.status == LOADED:
-                # the artifact stands for a full decode and validation of these bytes (its key covers our
-                # checks' sources); what the checks add to pywasm's decoded form must be added here too
-                mark_zero_maximums(decoded.desc, check_sections(data))
             return PywasmModule(module_name, decoded.desc, warnings=decoded.warnings, cache_status=decoded.status,
                                 artifact=decoded.artifact)
         return PywasmModule(module_name, _decode(module_name, data))
@@ -363,7 +358,6 @@ def _decode(name: str, data: bytes) -> Any:
             raise InvalidModule(f"data count and data section have inconsistent lengths ({facts.data_count} and "
                                 f"{len(desc.data)})")
         validate(desc, facts.data_count)
-        mark_zero_maximums(desc, facts)
     except Exception as exc:
         raise ModuleLoadError(f"module {name!r} is not a valid WebAssembly module: {type(exc).__name__}: {exc}") from None
     return desc

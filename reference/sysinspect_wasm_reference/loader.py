@@ -84,7 +84,11 @@ And two that hold pywasm's binary reader to the spec (FINDINGS.md F12):
 21. the parser's LEB128 reads call the strict readers of :mod:`.leb128`
     (u32 everywhere, s32 for ``i32.const``, s64 for ``i64.const``, s33 for
     block types) instead of pywasm's, which take any length; each is bound
-    to a name of its own in the rewritten module (15).
+    to a name of its own in the rewritten module (15);
+22. ``Limits.from_reader`` gives a declared maximum of 0 as
+    :class:`~.validation.ExplicitZero` (FINDINGS.md F14): pywasm's 0 means
+    "no maximum", so a module's, an import's or a cached module's
+    ``(memory 0 0)`` would otherwise grow, or link to any memory.
 
 Outside this module, the backend raises Python's young-generation garbage
 collection threshold while a guest runs (:data:`.backend.GC_ALLOCATIONS`:
@@ -123,6 +127,7 @@ from sysinspect_wasm.traps import TrapKind
 
 from . import fastpath, leb128, numerics
 from .signals import CheckFailed, HostTrap
+from .validation import ExplicitZero
 
 PYWASM_VERSION = "2.2.3"
 PACKAGE = "sysinspect_wasm_reference._pywasm"
@@ -134,13 +139,14 @@ UNCHANGED = ("opcode", "log")
 CHECK_NAME = "_sysinspect_check_failed"
 GROW_HOOK_NAME = "_sysinspect_memory_grow_permitted"
 NUMERICS_NAME = "_sysinspect_numerics"
+ZERO_MAXIMUM_NAME = "_sysinspect_declared_maximum"
 
 # What pywasm 2.2.3 contains: the rewrite must find exactly this, or it stops.
 EXPECTED: dict[str, Counter[str]] = {
     "leb128": Counter({"assert": 3}),
     "arith": Counter({"assert": 5, "import pywasm": 0}),
     "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4, "section end": 1,
-                     "leb u32": 189, "leb s32": 1, "leb s64": 1, "leb s33": 1,
+                     "leb u32": 189, "leb s32": 1, "leb s64": 1, "leb s33": 1, "declared maximum": 1,
                      **{f"numeric {name}": 1 for name in numerics.REPLACED},
                      "dispatch case": 437, "dispatch default": 1,
                      "shared type": 23, "direct constructor": 123, "fresh constructor": 2, "decoder inline instruction": 1, "in-place read": 230,
@@ -167,6 +173,11 @@ class Engine:
     wasi: Any
     arith: Any
     opcode: Any
+
+
+def declared_maximum(maximum: int, present: int) -> int:
+    """A limits' maximum as rewrite 22 gives it: a present maximum of 0 is :class:`~.validation.ExplicitZero`."""
+    return ExplicitZero(0) if present and maximum == 0 else maximum
 
 
 def memory_grow_permitted(machine: Any, mems: Any, size: int, incr: int) -> bool:
@@ -509,6 +520,16 @@ class _Rewriter(ast.NodeTransformer):
                     ast.parse(f"o = {fastpath.NEW_NAME}(cls)\no.opcode = b\no.args = []").body]
         return node
 
+    def visit_Return(self, node: ast.Return) -> ast.Return:
+        self.generic_visit(node)  # first, so that the limits' LEB128 reads are the strict ones (21)
+        value = node.value
+        if self._class == "Limits" and self._function == "from_reader" and isinstance(value, ast.Call) \
+                and len(value.args) == 2 and isinstance(value.args[1], ast.IfExp):
+            self.found["declared maximum"] += 1
+            value.args[1] = ast.copy_location(ast.Call(ast.Name(ZERO_MAXIMUM_NAME, ast.Load()),
+                                                       [value.args[1], ast.Name("flag", ast.Load())], []), node)
+        return node
+
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
         if self._in_memory_grow and ast.unparse(node) == "size + incr <= 1024":
             self.found["memory cap"] += 1
@@ -682,6 +703,7 @@ def _load() -> Engine:
             module.__file__ = str(path)
             module.__dict__.update({
                 "pywasm": package, CHECK_NAME: CheckFailed, GROW_HOOK_NAME: memory_grow_permitted, NUMERICS_NAME: numerics,
+                ZERO_MAXIMUM_NAME: declared_maximum,
             })
             # dataclasses resolves a class's module through sys.modules while the class is created
             sys.modules[module.__name__] = module

@@ -49,11 +49,10 @@ class ExplicitZero(int):
         return True
 
 
-def _check_limits(data: bytes, pos: int, *, table: bool) -> list[int]:
-    """Every table's or memory's minimum is at most its maximum; the entries whose maximum is 0."""
-    zero_maximum = []
+def _check_limits(data: bytes, pos: int, *, table: bool) -> None:
+    """Every table's or memory's minimum is at most its maximum."""
     count, pos = read_u(data, pos)
-    for index in range(count):
+    for _ in range(count):
         if table:
             pos += 1  # the element type
         flags, pos = read_u(data, pos)
@@ -62,17 +61,6 @@ def _check_limits(data: bytes, pos: int, *, table: bool) -> list[int]:
             maximum, pos = read_u(data, pos)
             if minimum > maximum:
                 raise InvalidModule("size minimum must not be greater than maximum")
-            if maximum == 0:
-                zero_maximum.append(index)
-    return zero_maximum
-
-
-def mark_zero_maximums(desc: Any, facts: SectionFacts) -> None:
-    """Give the tables and memories declared with a maximum of 0 an :class:`ExplicitZero` one."""
-    for index in facts.zero_maximum_tables:
-        desc.tabl[index].limits.m = ExplicitZero(0)
-    for index in facts.zero_maximum_memories:
-        desc.mems[index].limits.m = ExplicitZero(0)
 
 
 @dataclass(frozen=True)
@@ -81,9 +69,6 @@ class SectionFacts:
 
     data_count: int | None
     """The data count section's value (``None``: no such section)."""
-    zero_maximum_tables: tuple[int, ...]
-    zero_maximum_memories: tuple[int, ...]
-    """The module's own tables and memories declared with a maximum of 0 (pywasm reads it as none)."""
 
 
 def check_sections(data: bytes) -> SectionFacts:
@@ -99,13 +84,12 @@ def check_sections(data: bytes) -> SectionFacts:
     last = -1
     data_count: int | None = None
     counts = {SECTION_FUNCTION: 0, SECTION_CODE: 0}
-    zero: dict[int, list[int]] = {SECTION_TABLE: [], SECTION_MEMORY: []}
     try:
         for section in sections:
             if section.id in counts:
                 counts[section.id] = read_u(data, section.payload_start)[0]
-            elif section.id in zero:
-                zero[section.id] = _check_limits(data, section.payload_start, table=section.id == SECTION_TABLE)
+            elif section.id in (SECTION_TABLE, SECTION_MEMORY):
+                _check_limits(data, section.payload_start, table=section.id == SECTION_TABLE)
     except (DecodeError, IndexError) as exc:
         raise InvalidModule(f"malformed section: {exc}") from None
     if counts[SECTION_FUNCTION] != counts[SECTION_CODE]:
@@ -127,7 +111,7 @@ def check_sections(data: bytes) -> SectionFacts:
                 raise InvalidModule(str(exc)) from None
             if end != section.end:
                 raise InvalidModule("section size mismatch (data count section)")
-    return SectionFacts(data_count, tuple(zero[SECTION_TABLE]), tuple(zero[SECTION_MEMORY]))
+    return SectionFacts(data_count)
 
 
 def check_module(desc: Any) -> None:
