@@ -76,7 +76,7 @@ with the same script on this project's (busy, shared) machine:
     with the module's bodies decoded on first use (:mod:`.cache`), 2.38 s to
     about 2.2 s.
 
-And two that hold pywasm's binary reader to the spec (FINDINGS.md F12):
+And three that hold pywasm's binary reader to the spec (FINDINGS.md F12, F14):
 
 20. in ``ModuleDesc.from_reader``, each non-custom section must be read to
     its end (``section size mismatch``): pywasm reads a section's entries
