@@ -11,13 +11,15 @@ does) does not import all of them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .backends import BACKEND_CHOICES, get_backend
     from .errors import BackendUnavailable, GuestTrap, ModuleLoadError, WasmRuntimeError
     from .executor import Backend, Instance, Module
-    from .hostapi import HOST_FUNCTIONS, GuestMemory, HostApi, HostContext
+    from .hostapi import HOST_FUNCTIONS, HostApi, HostContext
+    from .interfaces import GuestMemory
     from .result import ExportInfo, HostCall, RunResult, Value
     from .spec import Limits, Preopen, RunSpec
     from .traps import Trap, TrapKind
@@ -35,7 +37,7 @@ _HOMES = {
     "Instance": "executor",
     "Module": "executor",
     "HOST_FUNCTIONS": "hostapi",
-    "GuestMemory": "hostapi",
+    "GuestMemory": "interfaces",
     "HostApi": "hostapi",
     "HostContext": "hostapi",
     "ExportInfo": "result",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from .errors import BackendUnavailable
 from .executor import Backend
 
@@ -27,7 +25,7 @@ BACKEND_CHOICES = (AUTO, *BACKENDS)
 def _load(name: str) -> Backend:
     package, cls_name = BACKENDS[name]
     try:
-        module = importlib.import_module(package)
+        module = __import__(package)  # a top-level package (importlib, with warnings, stays unloaded)
     except ImportError as exc:
         missing = exc.name or package
         raise BackendUnavailable(

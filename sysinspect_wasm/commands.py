@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from .records import FrozenRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    pass
 
 EXIT_CANNOT_START = 127
 EXIT_TIMED_OUT = 124
@@ -24,12 +26,6 @@ class CommandOutcome(FrozenRecord):
     def as_json(self) -> dict[str, object]:
         """The object ``api.exec`` writes back: exit_code, stdout, stderr."""
         return {"exit_code": self.exit_code, "stdout": self.stdout, "stderr": self.stderr}
-
-
-class CommandRunner(Protocol):
-    """Runs ``argv`` (no shell) in ``cwd`` within ``timeout`` seconds."""
-
-    def __call__(self, argv: list[str], cwd: str | None, timeout: float | None) -> CommandOutcome: ...
 
 
 def run_host_command(argv: list[str], cwd: str | None, timeout: float | None) -> CommandOutcome:
@@ -59,3 +55,13 @@ def run_host_command(argv: list[str], cwd: str | None, timeout: float | None) ->
         done.stdout.decode("utf-8", "replace"),
         done.stderr.decode("utf-8", "replace"),
     )
+
+
+def __getattr__(name: str) -> object:
+    # CommandRunner lives in .interfaces (a typing.Protocol: importing typing costs every warm call); it is
+    # still importable from here, where it was first defined
+    if name == "CommandRunner":
+        from .interfaces import CommandRunner
+
+        return CommandRunner
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,8 +13,7 @@ This module imports nothing at import time: :mod:`.records` (below
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .traps import Trap, TrapKind
 

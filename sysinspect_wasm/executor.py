@@ -44,12 +44,15 @@ backends), ``tests/test_production_instance.py`` (the argument errors) and
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import ClassVar
 
-from .result import ExportInfo, RunResult, Value
-from .spec import Limits, RunSpec
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+    from typing import ClassVar
+
+    from .result import ExportInfo, RunResult, Value
+    from .spec import Limits, RunSpec
 
 
 class Instance(abc.ABC):

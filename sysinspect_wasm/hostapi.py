@@ -9,18 +9,20 @@ guest passes can make the host raise, trap or crash.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
 
-from .commands import CommandRunner, run_host_command
+from .commands import run_host_command
 from .errors import WasmRuntimeError
 from .jsonio import compact_json_bytes, loads_serde, resolve_pointer
 from .records import FrozenRecord
 from .result import HostCall
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
+    from .interfaces import CommandRunner, GuestMemory
     from .packagekit import PackageKit
 
 API_MODULE = "api"
@@ -43,22 +45,6 @@ HOST_FUNCTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "packagekit_remove": (("i32",) * 4, ("i32",)),
     "packagekit_upgrade": (("i32",) * 4, ("i32",)),
 }
-
-
-class GuestMemory(Protocol):
-    """A view of the calling guest's linear memory."""
-
-    def size(self) -> int:
-        """The memory's current size in bytes."""
-        ...
-
-    def read(self, ptr: int, length: int) -> bytes:
-        """Bytes at ``[ptr, ptr+length)``; the caller has checked the bounds."""
-        ...
-
-    def write(self, ptr: int, data: bytes) -> None:
-        """Store ``data`` at ``ptr``; the caller has checked the bounds."""
-        ...
 
 
 class BadCall(WasmRuntimeError):
@@ -156,6 +142,8 @@ class HostApi:
     def _read_json(self, memory: GuestMemory | None, ptr: int, length: int, record: dict[str, Any]) -> Any:
         text = self._read_text(memory, ptr, length, record)
         try:
+            import json
+
             return json.loads(text)
         except ValueError as exc:
             raise BadCall from exc
@@ -263,6 +251,8 @@ class HostApi:
         raw = self._read(memory, ptr, length)
         self._check_out(memory, out_ptr, out_cap)
         record["request"] = raw.decode("utf-8", "replace")
+        import json  # a PackageKit helper's request, never on every call
+
         reason = None
         try:
             request = loads_serde(raw.decode("utf-8"))
@@ -345,3 +335,12 @@ def _names_request(request: Any) -> tuple[list[str], int] | str:
     elif isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= U32_MAX:
         return f'"count" must be a whole number from 0 to {U32_MAX}'
     return names, count
+
+
+def __getattr__(name: str) -> object:
+    # GuestMemory lives in .interfaces (a typing.Protocol); still importable from here, where it was first defined
+    if name == "GuestMemory":
+        from .interfaces import GuestMemory
+
+        return GuestMemory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

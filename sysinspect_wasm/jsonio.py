@@ -43,10 +43,12 @@ an exponent beyond ``i32`` with a non-zero significand; ``NaN`` and
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
+from . import jsoncodec
 from .errors import WasmRuntimeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _MISSING = object()
 
@@ -54,7 +56,7 @@ U64_MAX = (1 << 64) - 1
 I64_MIN = -(1 << 63)
 I32_MAX = (1 << 31) - 1
 _POW10 = tuple(float(f"1e{i}") for i in range(309))
-_encode_string = json.encoder.encode_basestring  # serde_json's escapes exactly (non-ASCII kept raw)
+_encode_string = jsoncodec.encode_string  # serde_json's escapes exactly (non-ASCII kept raw)
 
 
 class NumberOutOfRange(ValueError, WasmRuntimeError):
@@ -155,7 +157,7 @@ def loads_serde(text: str) -> Any:
 
     Raises :class:`ValueError` (``json.JSONDecodeError`` for syntax errors).
     """
-    return json.loads(text, parse_constant=_reject_constant, parse_float=parse_number, parse_int=parse_integer)
+    return jsoncodec.loads(text, parse_constant=_reject_constant, parse_float=parse_number, parse_int=parse_integer)
 
 
 def format_float(value: float) -> str:
@@ -245,7 +247,7 @@ def compact_json(value: Any) -> str:
     """``value`` as serde_json's compact writer writes it (see the module docstring)."""
     if not _has_float(value):
         # No float, no integer beyond 64 bits: the standard encoder (in C) already writes serde_json's bytes.
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return jsoncodec.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     out: list[str] = []
     _write(value, out)
     return "".join(out)

@@ -12,7 +12,12 @@ the module folder, never by joining it onto a path: an id such as ``../x``,
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from .paths import join
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_SHARELIB = "/usr/share/sysinspect"
 MODULE_SUBDIR = ("lib", "runtime", "wasm")
@@ -21,10 +26,17 @@ MODULE_SUFFIX = ".wasm"
 
 def module_dir(sharelib: str | os.PathLike[str]) -> Path:
     """The module folder of a sharelib root."""
-    return Path(sharelib).joinpath(*MODULE_SUBDIR)
+    from pathlib import Path
+
+    return Path(module_dir_name(sharelib))
 
 
-def modules(folder: Path) -> dict[str, str]:
+def module_dir_name(sharelib: str | os.PathLike[str]) -> str:
+    """:func:`module_dir` as a string, spelled as ``str(module_dir(sharelib))`` (see :mod:`.paths`)."""
+    return join(sharelib, *MODULE_SUBDIR)
+
+
+def modules(folder: str | os.PathLike[str]) -> dict[str, str]:
     """Module id -> file path for every regular ``<id>.wasm`` directly in ``folder``.
 
     Symlinks and anything else that is not a regular file are left out, as
@@ -58,5 +70,9 @@ def find_module(folder: Path, module_id: str) -> Path | None:
     Raises ``OSError`` when the folder cannot be read.
     """
     path = modules(folder).get(module_id)
-    return Path(path) if path is not None else None
+    if path is None:
+        return None
+    from pathlib import Path
+
+    return Path(path)
 

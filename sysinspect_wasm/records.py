@@ -20,9 +20,11 @@ field, and that frozen records hash and refuse assignment.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 from .errors import WasmRuntimeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 
 class FrozenInstanceError(AttributeError, WasmRuntimeError):

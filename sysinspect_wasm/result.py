@@ -5,7 +5,10 @@ from __future__ import annotations
 import struct
 
 from .records import FrozenRecord, Record
-from .traps import Trap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .traps import Trap
 
 
 class HostCall(FrozenRecord):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
-
 from .records import FrozenRecord
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from .hostapi import HostContext
@@ -34,11 +33,11 @@ class Preopen(FrozenRecord):
     """
 
     __match_args__ = ("host_path", "guest_path", "writable")
-    host_path: Path
+    host_path: Path | str
     guest_path: str
     writable: bool
 
-    def __init__(self, host_path: Path, guest_path: str, writable: bool = False) -> None:
+    def __init__(self, host_path: Path | str, guest_path: str, writable: bool = False) -> None:
         self.__dict__.update(host_path=host_path, guest_path=guest_path, writable=writable)
 
 

@@ -31,14 +31,19 @@ class TrapKind(enum.StrEnum):
 
 
 class Trap(FrozenRecord):
-    """A classified guest failure: the kind is compared, the message is for people."""
+    """A classified guest failure: the kind is compared, the message is for people.
 
-    __match_args__ = ("kind", "message")
+    ``frames`` is where a wasm trap happened, when the backend knows it: ``(function index, byte offset in the
+    module)`` per frame, innermost first (the wasmtime backend fills it from the trap's trace; empty otherwise).
+    """
+
+    __match_args__ = ("kind", "message", "frames")
     kind: TrapKind
     message: str
+    frames: tuple[tuple[int, int], ...]
 
-    def __init__(self, kind: TrapKind, message: str = "") -> None:
-        self.__dict__.update(kind=kind, message=message)
+    def __init__(self, kind: TrapKind, message: str = "", frames: tuple[tuple[int, int], ...] = ()) -> None:
+        self.__dict__.update(kind=kind, message=message, frames=frames)
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}" if self.message else self.kind.value

@@ -8,6 +8,7 @@ by timing.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -610,19 +611,32 @@ print(json.dumps([response.as_dict(), sorted(sys.modules)]))
 # A minion's call in a fresh process, through protocol mode's own entry (the response goes to the real stdout);
 # then every module it imported, on stderr.
 ENTRY_PROBE = """
-import json, os, sys
+import os, sys
+sys.path[0:0] = {paths!r}
 from sysinspect_wasm_runtime.protocolmode import protocol_mode
 protocol_mode()
-sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
-sys.stderr.flush()
+os.write(2, ("\\nMODULES " + " ".join(sorted(sys.modules)) + "\\n").encode())
 os._exit(0)  # as the runtime ends: wasmtime's worker threads may panic during interpreter shutdown
 """
-BARE_PROBE = "import json, sys; print(json.dumps(sorted(sys.modules)))"
+BARE_PROBE = "import sys; print(' '.join(sorted(sys.modules)))"
+"""Both probes run as the launcher runs the runtime (``-I -S``: no site, whose start-up imports re, and no
+import of their own), so that what the warm call imports is all that the list is compared with."""
+
+
+def probe_paths() -> list[str]:
+    """The folders ``-S`` leaves off the path: the project's packages (as its editable install maps them) and the
+    folder holding wasmtime-py."""
+    root = Path(__file__).resolve().parent.parent
+    site = Path(importlib.util.find_spec("wasmtime").origin).parent.parent  # type: ignore[arg-type, union-attr]
+    return [str(root), str(root / "production"), str(root / "runtime"), str(site)]
+
 
 WARM_IMPORTS = Path(__file__).parent / "data" / "warm-call-imports.txt"
 """The allowlist: every module a warm call may import beyond what a bare interpreter (and the probe) holds."""
 
 NEVER_WARM = {"dataclasses", "inspect", "ast", "tempfile", "threading", "subprocess", "traceback", "argparse",
+              "typing", "re", "enum", "json", "pathlib", "contextlib", "functools", "collections", "importlib",
+              "wasmtime",
               "sysinspect_wasm.wasmbinary", "sysinspect_wasm_production.instrument", "sysinspect_wasm_production.cachecli",
               "sysinspect_wasm_runtime.cli", "sysinspect_wasm_reference", "sysinspect_wasm.store.concurrency",
               "sysinspect_wasm.store.maintenance"}
@@ -643,12 +657,13 @@ def test_a_warm_call_imports_only_what_the_allowlist_holds(folder: Path, trace: 
     # every warm call pays for its imports: a new one must be added to tests/data/warm-call-imports.txt on purpose
     WasmtimeBackend().load(folder / "hello.wasm")
     request = json.dumps({"args": {"rt.mod": "hello"}, "config": {"path.sharelib": str(folder.parents[2])}})
-    done = subprocess.run([sys.executable, "-c", ENTRY_PROBE], input=request.encode(), capture_output=True,
+    probe = ENTRY_PROBE.format(paths=probe_paths())
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe], input=request.encode(), capture_output=True,
                           timeout=120, check=True)
     assert json.loads(done.stdout)["data"]["v"] == "one" and trace.take() == ["compiled", "loaded"]
-    modules = set(json.loads(done.stderr.decode().rsplit("MODULES ", 1)[1].split("\n", 1)[0]))
-    bare = set(json.loads(subprocess.run([sys.executable, "-c", BARE_PROBE], capture_output=True, timeout=60,
-                                         check=True).stdout))
+    modules = set(done.stderr.decode().rsplit("MODULES ", 1)[1].split("\n", 1)[0].split())
+    bare = set(subprocess.run([sys.executable, "-I", "-S", "-c", BARE_PROBE], capture_output=True, timeout=60,
+                              check=True, text=True).stdout.split())
     allowed = allowed_warm_imports()
     assert allowed.isdisjoint(NEVER_WARM), allowed & NEVER_WARM
     assert NEVER_WARM.isdisjoint(modules), NEVER_WARM & modules

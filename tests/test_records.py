@@ -69,8 +69,8 @@ def _examples() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         "sysinspect_wasm.result.ExportInfo": (
             {"name": "a", "kind": "func", "params": (), "results": ()},
             {"name": "b", "kind": "global", "params": ("i32",), "results": ("i64",)}),
-        "sysinspect_wasm.traps.Trap": ({"kind": TrapKind.UNREACHABLE, "message": ""},
-                                       {"kind": TrapKind.TIMEOUT, "message": "m"}),
+        "sysinspect_wasm.traps.Trap": ({"kind": TrapKind.UNREACHABLE, "message": "", "frames": ()},
+                                       {"kind": TrapKind.TIMEOUT, "message": "m", "frames": ((3, 41),)}),
         "sysinspect_wasm_runtime.response.ModResponse": (
             {"retcode": 0, "message": "a", "warning": [], "data": None},
             {"retcode": 1, "message": "b", "warning": ["w"], "data": {"changed": True}}),

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sysinspect_wasm.commands import EXIT_CANNOT_START, CommandOutcome, CommandRunner
+from sysinspect_wasm.commands import EXIT_CANNOT_START, CommandOutcome
+from sysinspect_wasm.interfaces import CommandRunner
 from sysinspect_wasm.packagekit import PackageKit
 
 CommandKey = tuple[tuple[str, ...], str | None]

@@ -4,31 +4,37 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TypeVar
-
-import wasmtime
 
 from sysinspect_wasm.backends import WASMTIME
 from sysinspect_wasm.errors import GuestTrap, ModuleLoadError, WasmRuntimeError
 from sysinspect_wasm.executor import Backend, Instance, Module
-from sysinspect_wasm.result import VALUE_TYPES, ExportInfo, RunResult, Value
-from sysinspect_wasm.spec import WASM_PAGE, Limits, RunSpec
+from sysinspect_wasm.paths import stem
+from sysinspect_wasm.spec import WASM_PAGE, Limits
 from sysinspect_wasm.store import OFF
-from sysinspect_wasm.traps import TrapKind
 
-from . import values
-from .engine import DEFAULT_SETTINGS, EngineHandle, EngineSettings, engine_for
+from .engine import DEFAULT_SETTINGS, EngineSettings, engine_for
 from .epoch import Interrupt
 from .program import Program, annotate, compile_module, memory_over_ceiling
 from .run import run_program
 from .traps import classify
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
+    from typing import ClassVar, TypeVar
+
+    import wasmtime
+
+    from sysinspect_wasm.result import ExportInfo, RunResult, Value
+    from sysinspect_wasm.spec import RunSpec
     from sysinspect_wasm.wasmbinary import ModuleLayout
 
-T = TypeVar("T")
+    from .engine import EngineHandle
+
+    T = TypeVar("T")
+
+# wasmtime-py is imported by what needs it (compiling, bare instances), never by a WASI run of a cached artifact.
 
 
 class WasmtimeModule(Module):
@@ -45,12 +51,22 @@ class WasmtimeModule(Module):
     """
 
     def __init__(self, program: Program, *, warnings: Sequence[str] = (), cache_status: str = OFF,
-                 artifact: Path | None = None) -> None:
+                 artifact: Path | str | None = None) -> None:
         self.name = program.name
         self.program = program
         self.warnings: list[str] = list(warnings)
         self.cache_status = cache_status
-        self.artifact = artifact
+        self._artifact = artifact
+
+    @property
+    def artifact(self) -> Path | None:
+        """The artifact's path, when there is one (a warm load keeps it as a string until asked)."""
+        artifact = self._artifact
+        if isinstance(artifact, str):
+            from pathlib import Path
+
+            artifact = self._artifact = Path(artifact)
+        return artifact
 
     @property
     def instrumentation_note(self) -> str:
@@ -68,6 +84,8 @@ class WasmtimeModule(Module):
         See :meth:`Module.instantiate`: the instance joins the store of the
         instances in ``imports`` (a fresh store when there are none).
         """
+        from sysinspect_wasm.traps import TrapKind
+
         limits = limits or Limits()
         imports = imports or {}
         program = self.program
@@ -104,9 +122,11 @@ class SharedStore:
     """
 
     def __init__(self, handle: EngineHandle, limits: Limits) -> None:
+        import wasmtime
+
         self.store = wasmtime.Store(handle.engine)
-        self.interrupt = Interrupt(handle.engine)
-        handle.clock.attach(self.store, self.interrupt)
+        self.interrupt = Interrupt(handle.native)
+        handle.clock.attach(self.store.ptr(), self.store._context(), self.interrupt)
         self.store.set_limits(memory_size=limits.memory_pages * WASM_PAGE)
 
 
@@ -125,6 +145,10 @@ class WasmtimeInstance(Instance):
         A trapping start function or segment raises :class:`GuestTrap`; imports of the wrong type
         raise :class:`ModuleLoadError` (kind ``link error``).
         """
+        import wasmtime
+
+        from sysinspect_wasm.traps import TrapKind
+
         self._program = program
         self._limits = limits
         self.shared = shared or SharedStore(program.handle, limits)
@@ -140,6 +164,8 @@ class WasmtimeInstance(Instance):
 
     def guarded(self, action: Callable[[], T], *, linking: bool = False) -> T:
         """Run ``action`` under the time limit; a trap raises :class:`GuestTrap`."""
+        import wasmtime
+
         timeout = self._limits.timeout
         interrupt = self._interrupt
         interrupt.rearm(None if timeout is None else time.monotonic() + timeout)
@@ -157,6 +183,8 @@ class WasmtimeInstance(Instance):
 
     def extern(self, name: str) -> wasmtime.Func | wasmtime.Table | wasmtime.Memory | wasmtime.Global | None:
         """The export ``name`` as wasmtime's object, to link another instance to it (``None``: no such export)."""
+        import wasmtime
+
         item = self._instance.exports(self._store).get(name)
         if isinstance(item, wasmtime.Func | wasmtime.Table | wasmtime.Memory | wasmtime.Global):
             return item
@@ -176,6 +204,8 @@ class WasmtimeInstance(Instance):
 
     def exports(self) -> list[ExportInfo]:
         """Every export in module order, with function signatures."""
+        from sysinspect_wasm.result import ExportInfo
+
         layout = self._layout()
         infos = []
         for export in layout.exports:
@@ -188,6 +218,12 @@ class WasmtimeInstance(Instance):
 
     def call(self, name: str, args: Sequence[Value]) -> list[Value]:
         """Call exported function ``name`` with raw values; a trap raises :class:`GuestTrap`."""
+        import wasmtime
+
+        from sysinspect_wasm.result import VALUE_TYPES
+
+        from . import values
+
         func = self._export(name, wasmtime.Func)
         found = self._program.export_signature(name)
         signature = found[1] if found else None
@@ -204,10 +240,16 @@ class WasmtimeInstance(Instance):
 
     def global_value(self, name: str) -> Value:
         """The current value of exported global ``name``."""
+        import wasmtime
+
+        from . import values
+
         return values.global_get(self._store, self._export(name, wasmtime.Global))
 
     def memory(self, name: str) -> bytes:
         """A copy of exported memory ``name``."""
+        import wasmtime
+
         return bytes(self._export(name, wasmtime.Memory).read(self._store))
 
 
@@ -237,11 +279,13 @@ class WasmtimeBackend(Backend):
         """Compile (once) a module; invalid bytes raise :class:`ModuleLoadError` naming it.
 
         From a path, the compiled-artifact cache is used (see the class); the
-        module's ``warnings`` say when it could not be.
+        module's ``warnings`` say when it could not be. Beyond the executor
+        interface, the path may be a ``str``: the runtime's protocol mode
+        passes one, which keeps :mod:`pathlib` off a warm call.
         """
-        if not isinstance(wasm, Path):
+        if not isinstance(wasm, str | os.PathLike):
             return WasmtimeModule(compile_module(self.handle, name or "module", bytes(wasm)))
-        name = name or wasm.stem
+        name = name or stem(wasm)
         if self.cache:
             from .cache import load_program_file
 
@@ -249,7 +293,8 @@ class WasmtimeBackend(Backend):
             return WasmtimeModule(loaded.program, warnings=loaded.warnings, cache_status=loaded.status,
                                   artifact=loaded.artifact)
         try:
-            data = wasm.read_bytes()
+            with open(wasm, "rb") as file:
+                data = file.read()
         except OSError as exc:
             raise ModuleLoadError(f"cannot read module {name!r} from {wasm}: {exc}") from None
         return WasmtimeModule(compile_module(self.handle, name, data))

@@ -48,24 +48,29 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
-import wasmtime
 
 from sysinspect_wasm.errors import ModuleLoadError
+from sysinspect_wasm.paths import join
 from sysinspect_wasm.records import FrozenRecord
 from sysinspect_wasm.store import COMPILED, LOADED, UNCACHED, WAITING, Damaged, TooLarge, Untrusted, trace
 from sysinspect_wasm.store.fileformat import Formats, verify
 from sysinspect_wasm.store.key import cache_key, module_id_of, sha256_hex
-from sysinspect_wasm.store.layout import CACHE_DIR_ENV, cache_folder, file_name, lock_name, stem_of
+from sysinspect_wasm.store.layout import CACHE_DIR_ENV, cache_folder, cache_folder_name, file_name, lock_name, stem_of
 from sysinspect_wasm.store.memo import content_key
 from sysinspect_wasm.store.trust import open_folder, open_trusted
 
-from .engine import EngineHandle
-from .program import LayoutFacts, Program, compile_module, layout_facts, restore_program, valid_facts
+from . import native
+from .program import Program, compile_module, layout_facts, restore_program, valid_facts
 from .traps import summary
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any
+
+    from .engine import EngineHandle
+    from .program import LayoutFacts
 
 FORMAT = 2
 """Version of the artifact format; 2 added the layout facts to the manifest."""
@@ -82,16 +87,17 @@ class Loaded(FrozenRecord):
     ``status`` is :data:`~sysinspect_wasm.store.LOADED` (from an artifact),
     :data:`~sysinspect_wasm.store.COMPILED` (compiled and stored) or
     :data:`~sysinspect_wasm.store.UNCACHED` (compiled, not stored: the
-    warnings say why). ``artifact`` is the artifact's path, if there is one.
+    warnings say why). ``artifact`` is the artifact's path, if there is one
+    (a string on a warm load: :mod:`sysinspect_wasm.paths`).
     """
 
     __match_args__ = ("program", "status", "artifact", "warnings")
     program: Program
     status: str
-    artifact: Path | None
+    artifact: Path | str | None
     warnings: tuple[str, ...]
 
-    def __init__(self, program: Program, status: str, artifact: Path | None = None,
+    def __init__(self, program: Program, status: str, artifact: Path | str | None = None,
                  warnings: tuple[str, ...] = ()) -> None:
         self.__dict__.update(program=program, status=status, artifact=artifact, warnings=warnings)
 
@@ -128,7 +134,7 @@ def verify_artifact(fd: int, size: int, key: bytes | None, dfd: int | None = Non
 # -- loading ------------------------------------------------------------------
 
 
-def load_program_file(handle: EngineHandle, name: str, source: Path,
+def load_program_file(handle: EngineHandle, name: str, source: str | Path,
                       cache_dir: str | os.PathLike[str] | None = None) -> Loaded:
     """The program of the module file ``source``: :func:`load_program` of its bytes, warm calls made cheap.
 
@@ -141,7 +147,7 @@ def load_program_file(handle: EngineHandle, name: str, source: Path,
     :class:`~sysinspect_wasm.errors.ModuleLoadError` when the module cannot
     be read, or is not valid.
     """
-    folder, _, warning = cache_folder(source, cache_dir)
+    folder, _, warning = cache_folder_name(source, cache_dir)
     try:
         dfd = open_folder(folder, create=False)
     except (OSError, Untrusted):
@@ -162,31 +168,36 @@ def load_program_file(handle: EngineHandle, name: str, source: Path,
             attempt = _try_load(handle, name, reader, dfd, artifact, bytes.fromhex(key))
             if attempt.program is not None:
                 trace(LOADED, stem_of(module_id, key))
-                return Loaded(attempt.program, LOADED, folder / artifact, (warning,) if warning else ())
+                return Loaded(attempt.program, LOADED, join(folder, artifact), (warning,) if warning else ())
     finally:
         if dfd >= 0:
             os.close(dfd)
     try:
-        data = source.read_bytes()
+        data = _read(source)
     except OSError as exc:
         raise _unreadable(name, source, exc) from None
     return load_program(handle, name, data, source, cache_dir)
 
 
-def _unreadable(name: str, source: Path, exc: OSError) -> ModuleLoadError:
+def _read(source: str | Path) -> bytes:
+    with open(source, "rb") as file:
+        return file.read()
+
+
+def _unreadable(name: str, source: str | Path, exc: OSError) -> ModuleLoadError:
     return ModuleLoadError(f"cannot read module {name!r} from {source}: {exc}")
 
 
-def _read_unchanged(source: Path, digest: str) -> bytes | None:
+def _read_unchanged(source: str | Path, digest: str) -> bytes | None:
     """The bytes of ``source`` if their digest is still ``digest``, else (or when unreadable) ``None``."""
     try:
-        data = source.read_bytes()
+        data = _read(source)
     except OSError:
         return None
     return data if sha256_hex(data) == digest else None
 
 
-def load_program(handle: EngineHandle, name: str, data: bytes, source: Path,
+def load_program(handle: EngineHandle, name: str, data: bytes, source: str | Path,
                  cache_dir: str | os.PathLike[str] | None = None) -> Loaded:
     """The program of module ``data`` (read from ``source``), from its artifact or compiled (and stored).
 
@@ -289,7 +300,7 @@ def _compile(handle: EngineHandle, name: str, data: bytes, stem: str) -> Program
 _FD_ROOTS = ("/proc/self/fd", "/dev/fd")
 
 
-def _deserialize(handle: EngineHandle, fd: int) -> wasmtime.Module:
+def _deserialize(handle: EngineHandle, fd: int) -> native.NativeModule:
     """The module in the artifact open (and checked) at ``fd``: wasmtime maps that very file, not a name.
 
     Where no ``/proc/self/fd`` or ``/dev/fd`` can reopen it, the checked
@@ -297,8 +308,8 @@ def _deserialize(handle: EngineHandle, fd: int) -> wasmtime.Module:
     """
     for root in _FD_ROOTS:
         if os.path.isdir(root):
-            return wasmtime.Module.deserialize_file(handle.engine, f"{root}/{fd}")
-    return wasmtime.Module.deserialize(handle.engine, os.pread(fd, os.fstat(fd).st_size, 0))
+            return native.deserialize_file(handle.native, f"{root}/{fd}")
+    return native.deserialize(handle.native, os.pread(fd, os.fstat(fd).st_size, 0))
 
 
 def _try_load(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes | None], dfd: int, artifact: str,
@@ -330,8 +341,8 @@ def _restore(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes |
     ``payload``: the checked native code of an artifact in parts, deserialized from memory.
     """
     try:
-        module = _deserialize(handle, fd) if payload is None else wasmtime.Module.deserialize(handle.engine, payload)
-    except wasmtime.WasmtimeError as exc:
+        module = _deserialize(handle, fd) if payload is None else native.deserialize(handle.native, payload)
+    except native.WasmtimeError as exc:
         return _Attempt(problem=f"refused by wasmtime ({summary(str(exc))})")
     facts: LayoutFacts = manifest["layout"]
     return _Attempt(restore_program(handle, name, data, module, frozenset(manifest["guards"]), manifest["note"], facts))

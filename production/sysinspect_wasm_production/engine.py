@@ -11,23 +11,44 @@ modules can only run on the engine that compiled them, and the epoch clock
 from __future__ import annotations
 
 import _thread
-import functools
-import json
 import os
 import zlib
-from typing import Any
 
-import wasmtime
-
-from sysinspect_wasm.records import FrozenRecord
+from sysinspect_wasm import jsoncodec
+from sysinspect_wasm.records import FrozenInstanceError, FrozenRecord
 from sysinspect_wasm.spec import MIB
 from sysinspect_wasm.store.key import sha256
 
+from . import native
 from .epoch import EpochClock
 from .versions import INSTRUMENT_VERSION
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
 
-@functools.cache
+    import wasmtime
+
+    R = TypeVar("R")
+
+
+def _once(function: Callable[[], R]) -> Callable[[], R]:
+    """``functools.cache`` for a function without arguments (functools, with what it imports, stays unloaded)."""
+    found: list[R] = []
+
+    def cached() -> R:
+        if not found:
+            found.append(function())
+        return found[0]
+
+    cached.__doc__ = function.__doc__
+    cached.__wrapped__ = function  # type: ignore[attr-defined]
+    cached.cache_clear = found.clear  # type: ignore[attr-defined]
+    return cached
+
+
+@_once
 def wasmtime_version() -> str:
     """The installed wasmtime-py version (its native library is versioned with it).
 
@@ -35,7 +56,7 @@ def wasmtime_version() -> str:
     exactly one beside it: every warm call needs this value, and importing
     ``importlib.metadata`` alone costs more than the rest of the cache lookup.
     """
-    site = os.path.dirname(os.path.dirname(os.path.abspath(wasmtime.__file__)))
+    site = os.path.dirname(os.path.abspath(native.package_dir()))
     prefix, suffix = "wasmtime-", ".dist-info"
     try:
         found = [name for name in os.listdir(site) if name.startswith(prefix) and name.endswith(suffix)]
@@ -55,7 +76,7 @@ _REWRITER_SOURCES = ("instrument.py", "opcodes.py")
 """The rewriter's own files here; the shared binary reader (:mod:`sysinspect_wasm.wasmbinary`) is added to them."""
 
 
-@functools.cache
+@_once
 def rewriter_digest() -> str:
     """The CRC-32 of the memory.grow rewriter's source files, in hex ("unknown" where they cannot be read).
 
@@ -118,7 +139,9 @@ class EngineSettings(FrozenRecord):
                              parallel_compilation=parallel_compilation)
 
     def config(self) -> wasmtime.Config:
-        """A fresh wasmtime Config carrying these settings."""
+        """A fresh wasmtime-py Config carrying these settings (:func:`engine_for` makes its engine with :meth:`native_engine`)."""
+        import wasmtime
+
         config = wasmtime.Config()
         config.strategy = "cranelift"
         config.epoch_interruption = True
@@ -128,6 +151,13 @@ class EngineSettings(FrozenRecord):
         config.wasm_relaxed_simd_deterministic = self.relaxed_simd_deterministic
         config.parallel_compilation = self.parallel_compilation
         return config
+
+    def native_engine(self) -> int:
+        """A new engine with these settings, through the lean binding (a ``wasm_engine_t*``; see :meth:`config`)."""
+        return native.new_engine(max_wasm_stack=self.max_wasm_stack, cranelift_opt_level=self.cranelift_opt_level,
+                                 nan_canonicalization=self.nan_canonicalization,
+                                 relaxed_simd_deterministic=self.relaxed_simd_deterministic,
+                                 parallel_compilation=self.parallel_compilation)
 
     def material(self) -> dict[str, Any]:
         """Everything that makes compiled code incompatible, as plain JSON values.
@@ -152,24 +182,81 @@ class EngineSettings(FrozenRecord):
         return _fingerprint(self)
 
 
-@functools.cache
-def _fingerprint(settings: EngineSettings) -> str:
-    return sha256(json.dumps(settings.material(), sort_keys=True).encode()).hexdigest()
+class _Fingerprints:
+    """The fingerprint per settings, computed once (``functools.cache`` without functools, which stays unloaded)."""
+
+    def __init__(self) -> None:
+        self._known: dict[EngineSettings, str] = {}
+
+    def __call__(self, settings: EngineSettings) -> str:
+        found = self._known.get(settings)
+        if found is None:
+            found = sha256(jsoncodec.dumps(settings.material(), sort_keys=True).encode()).hexdigest()
+            self._known[settings] = found
+        return found
+
+    def cache_clear(self) -> None:
+        """Forget every fingerprint (as ``functools.cache``'s ``cache_clear``)."""
+        self._known.clear()
+
+
+_fingerprint = _Fingerprints()
 
 
 DEFAULT_SETTINGS = EngineSettings()
 
 
+class _WasmtimePyEngine:
+    """The field ``engine`` of :class:`EngineHandle`: wasmtime-py's Engine, made on first use around the native one.
+
+    A warm call runs on the native engine alone (:attr:`EngineHandle.native`) and never imports wasmtime-py;
+    compiling and bare instances ask for this, and get a wasmtime-py ``Engine`` holding a clone of the same
+    engine (a reference to it), so modules and stores of either side work with both.
+    """
+
+    def __get__(self, handle: EngineHandle | None, owner: type | None = None) -> wasmtime.Engine:
+        if handle is None:
+            return self  # type: ignore[return-value]
+        engine = handle.__dict__["engine"]
+        if isinstance(engine, int):
+            import ctypes
+
+            import wasmtime
+            from wasmtime import _ffi
+
+            wrapper = wasmtime.Engine.__new__(wasmtime.Engine)
+            wrapper._set_ptr(ctypes.cast(native.c.wasmtime_engine_clone(engine), ctypes.POINTER(_ffi.wasm_engine_t)))
+            handle.__dict__["engine"] = engine = wrapper
+        return engine  # type: ignore[no-any-return]
+
+    def __set__(self, handle: EngineHandle, value: object) -> None:
+        raise FrozenInstanceError("cannot assign to field 'engine'")
+
+    def __delete__(self, handle: EngineHandle) -> None:
+        raise FrozenInstanceError("cannot delete field 'engine'")
+
+
 class EngineHandle(FrozenRecord):
-    """A wasmtime engine with its settings and its epoch clock."""
+    """A wasmtime engine with its settings and its epoch clock.
+
+    ``engine`` is wasmtime-py's Engine (made on first use, see :class:`_WasmtimePyEngine`); :attr:`native` is
+    the same engine for the lean binding. Either may be given: a ``wasm_engine_t*`` (an int) or an Engine.
+    """
 
     __match_args__ = ("settings", "engine", "clock")
     settings: EngineSettings
-    engine: wasmtime.Engine
+    engine: wasmtime.Engine = _WasmtimePyEngine()  # type: ignore[assignment]
     clock: EpochClock
 
-    def __init__(self, settings: EngineSettings, engine: wasmtime.Engine, clock: EpochClock) -> None:
-        self.__dict__.update(settings=settings, engine=engine, clock=clock)
+    def __init__(self, settings: EngineSettings, engine: wasmtime.Engine | int, clock: EpochClock) -> None:
+        from .epoch import engine_pointer
+
+        self.__dict__.update(settings=settings, engine=engine, clock=clock, native=engine_pointer(engine))
+
+    @property
+    def native(self) -> Any:
+        """The engine for the lean binding (:mod:`.native`)."""
+        return self.__dict__["native"]
 
 
 _ENGINES: dict[EngineSettings, EngineHandle] = {}
@@ -181,7 +268,7 @@ def engine_for(settings: EngineSettings = DEFAULT_SETTINGS) -> EngineHandle:
     with _ENGINES_LOCK:
         handle = _ENGINES.get(settings)
         if handle is None:
-            engine = wasmtime.Engine(settings.config())
+            engine = settings.native_engine()
             handle = EngineHandle(settings, engine, EpochClock(engine))
             _ENGINES[settings] = handle
         return handle

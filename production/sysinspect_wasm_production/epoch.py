@@ -24,17 +24,18 @@ import ctypes
 import itertools
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
-import wasmtime
-from wasmtime import _ffi as ffi
+from . import native
+from .native import c
 
-from sysinspect_wasm.traps import Trap, TrapKind
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
+    from typing import Any
+
+    import wasmtime
+
+    from sysinspect_wasm.traps import Trap, TrapKind
 
 # Locks come from _thread: module threading (its Condition and Thread) is
 # imported only once a timed run starts the ticker.
@@ -42,16 +43,10 @@ if TYPE_CHECKING:
 TICK_SECONDS = 0.01
 """How often the ticker advances the epoch while a timed run is active."""
 
-_CONTINUE = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
 
-_DeadlineCallback = ctypes.CFUNCTYPE(
-    ctypes.c_size_t,
-    ctypes.POINTER(ffi.wasmtime_context_t),
-    ctypes.c_void_p,
-    ctypes.POINTER(ctypes.c_uint64),
-    ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t),
-)
-_Finalizer = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+def engine_pointer(engine: wasmtime.Engine | int) -> Any:
+    """What the lean binding takes for ``engine``: a native ``wasm_engine_t*``, or a wasmtime-py Engine's pointer."""
+    return engine if isinstance(engine, int) else engine.ptr()
 
 
 class Interrupt:
@@ -61,8 +56,8 @@ class Interrupt:
     The first reason recorded wins; it is what the run reports.
     """
 
-    def __init__(self, engine: wasmtime.Engine, deadline: float | None = None) -> None:
-        self._engine = engine
+    def __init__(self, engine: wasmtime.Engine | int, deadline: float | None = None) -> None:
+        self._engine = engine_pointer(engine)
         self._lock = _thread.allocate_lock()
         self.deadline = deadline
         self.reason: Trap | None = None
@@ -75,16 +70,20 @@ class Interrupt:
 
     def stop(self, kind: TrapKind, message: str) -> None:
         """Stop the guest at its next epoch check (the first reason given wins)."""
+        from sysinspect_wasm.traps import Trap  # not at import: a warm call that is never stopped needs no enum
+
         with self._lock:
             if self.reason is None:
                 self.reason = Trap(kind, message)
-        self._engine.increment_epoch()
+        c.wasmtime_engine_increment_epoch(self._engine)
 
     def should_stop(self) -> bool:
         """True when the guest must stop now; a passed deadline becomes the reason ``timeout``."""
         if self.reason is not None:
             return True
         if self.deadline is not None and time.monotonic() >= self.deadline:
+            from sysinspect_wasm.traps import Trap, TrapKind
+
             with self._lock:
                 if self.reason is None:
                     self.reason = Trap(TrapKind.TIMEOUT, "the guest ran past its time limit")
@@ -100,9 +99,8 @@ _STOP_MESSAGE = b"sysinspect: guest stopped by the host"
 
 
 def _stop_error() -> int:
-    error = ffi.wasmtime_error_new(_STOP_MESSAGE)
-    address: int = ctypes.cast(error, ctypes.c_void_p).value or 0
-    return address
+    error: int = c.wasmtime_error_new(_STOP_MESSAGE)
+    return error
 
 
 def _on_deadline(context: object, data: int | None, delta: Any, kind: Any) -> int:
@@ -111,7 +109,7 @@ def _on_deadline(context: object, data: int | None, delta: Any, kind: Any) -> in
         interrupt = _INTERRUPTS.get(data or 0)
         if interrupt is None or not interrupt.should_stop():
             delta[0] = 1
-            kind[0] = _CONTINUE
+            kind[0] = native.UPDATE_DEADLINE_CONTINUE
             return 0
         return _stop_error()
     except BaseException:
@@ -123,15 +121,15 @@ def _forget(data: int | None) -> None:
 
 
 # module-level, so the C function pointers live as long as any store using them
-_ON_DEADLINE = _DeadlineCallback(_on_deadline)
-_FORGET = _Finalizer(_forget)
+_ON_DEADLINE = native.DeadlineCallback(_on_deadline)
+_FORGET = native.Finalizer(_forget)
 
 
 class EpochClock:
     """The epoch ticker of one engine, and the wiring of stores to their Interrupts."""
 
-    def __init__(self, engine: wasmtime.Engine) -> None:
-        self._engine = engine
+    def __init__(self, engine: wasmtime.Engine | int) -> None:
+        self._engine = engine_pointer(engine)
         self._forget_thread()
         # a forked child has no ticker thread (nor the parent's runs): start afresh there
         os.register_at_fork(after_in_child=self._forget_thread)
@@ -154,16 +152,23 @@ class EpochClock:
                 made = self._made
         return made
 
-    def attach(self, store: wasmtime.Store, interrupt: Interrupt) -> None:
-        """Make ``store`` consult ``interrupt`` at every epoch tick (required before running any code)."""
+    def attach(self, store: Any, context: Any, interrupt: Interrupt) -> None:
+        """Make ``store`` consult ``interrupt`` at every epoch tick (required before running any code).
+
+        ``store`` and ``context``: a ``wasmtime_store_t*`` and its ``wasmtime_context_t*`` (native, or a
+        wasmtime-py Store's ``ptr()`` and ``_context()``).
+        """
         key = next(_KEYS)
         _INTERRUPTS[key] = interrupt
-        ffi.wasmtime_store_epoch_deadline_callback(store.ptr(), _ON_DEADLINE, ctypes.c_void_p(key), _FORGET)
-        store.set_epoch_deadline(1)
+        c.wasmtime_store_epoch_deadline_callback(store, _ON_DEADLINE, ctypes.c_void_p(key), _FORGET)
+        c.wasmtime_context_set_epoch_deadline(context, 1)
 
-    @contextmanager
-    def ticking(self) -> Iterator[None]:
-        """Keep the epoch advancing for the duration of a timed run or call."""
+    def ticking(self) -> _Ticking:
+        """A context manager that keeps the epoch advancing for the duration of a timed run or call."""
+        return _Ticking(self)
+
+    def start_ticking(self) -> None:
+        """One more timed run or call is under way: tick (starting the ticker thread the first time)."""
         with self._condition:
             self._timed_runs += 1
             if self._thread is None:
@@ -172,11 +177,11 @@ class EpochClock:
                 self._thread = threading.Thread(target=self._tick, name="sysinspect-wasm-epoch", daemon=True)
                 self._thread.start()
             self._condition.notify_all()
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._timed_runs -= 1
+
+    def stop_ticking(self) -> None:
+        """A timed run or call is over."""
+        with self._condition:
+            self._timed_runs -= 1
 
     def _tick(self) -> None:
         while True:
@@ -184,4 +189,17 @@ class EpochClock:
                 while self._timed_runs == 0:
                     self._condition.wait()
             time.sleep(TICK_SECONDS)
-            self._engine.increment_epoch()
+            c.wasmtime_engine_increment_epoch(self._engine)
+
+
+class _Ticking:
+    """:meth:`EpochClock.ticking` (a class rather than ``contextlib.contextmanager``: contextlib stays unloaded)."""
+
+    def __init__(self, clock: EpochClock) -> None:
+        self._clock = clock
+
+    def __enter__(self) -> None:
+        self._clock.start_ticking()
+
+    def __exit__(self, *exc: object) -> None:
+        self._clock.stop_ticking()

@@ -1,14 +1,24 @@
-"""Binding the shared host API (import module ``api``) into a wasmtime linker."""
+"""Binding the shared host API (import module ``api``) into a linker of the lean binding (:mod:`.native`)."""
 
 from __future__ import annotations
 
 import ctypes
-from typing import Any
+import itertools
 
-import wasmtime
-
-from sysinspect_wasm.hostapi import API_MODULE, BAD_CALL, HOST_FUNCTIONS, HostApi
+from sysinspect_wasm.hostapi import API_MODULE, BAD_CALL, HOST_FUNCTIONS
 from sysinspect_wasm.result import HostCall
+
+from . import native
+from .native import Extern, Memory, c
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from sysinspect_wasm.hostapi import HostApi
+
+_MEMORY = b"memory"
+_PYTHON_EXCEPTION = b"python exception"  # what wasmtime-py's trampoline traps with when a callback raises
 
 
 class CallerMemory:
@@ -18,19 +28,21 @@ class CallerMemory:
     when the guest grows its memory.
     """
 
-    def __init__(self, caller: wasmtime.Caller, memory: wasmtime.Memory) -> None:
-        self._caller = caller
+    def __init__(self, context: Any, memory: Memory) -> None:
+        self._context = context
         self._memory = memory
 
     def size(self) -> int:
         """The memory's current size in bytes."""
-        return self._memory.data_len(self._caller)
+        size: int = c.wasmtime_memory_data_size(self._context, ctypes.byref(self._memory))
+        return size
 
     def _address(self, ptr: int, length: int) -> int:
         if ptr < 0 or length < 0 or ptr + length > self.size():
             raise ValueError(f"region [{ptr}, {ptr + length}) is outside the guest's memory")
-        base = ctypes.addressof(self._memory.data_ptr(self._caller).contents)
-        return base + ptr
+        base = c.wasmtime_memory_data(self._context, ctypes.byref(self._memory))
+        address: int = ctypes.cast(base, ctypes.c_void_p).value or 0
+        return address + ptr
 
     def read(self, ptr: int, length: int) -> bytes:
         """Bytes at ``[ptr, ptr+length)``."""
@@ -41,29 +53,61 @@ class CallerMemory:
         ctypes.memmove(self._address(ptr, len(data)), data, len(data))
 
 
-def _host_function(api: HostApi, name: str, has_result: bool) -> Any:
-    def call(caller: wasmtime.Caller, *args: int) -> int | None:
-        # A Python exception here would become an untyped trap and leave
-        # wasmtime-py's process-wide "last exception" set, so nothing escapes:
-        # as on the reference backend, a failure of our own answers -2 (bad
-        # call), is recorded, and the guest goes on.
+# Host functions find their API and name through the callback's data pointer: a key into this table.
+_BOUND: dict[int, tuple[HostApi, str, bool]] = {}
+_KEYS = itertools.count(1)
+
+
+def _caller_memory(caller: int) -> CallerMemory | None:
+    found = Extern()
+    if not c.wasmtime_caller_export_get(caller, _MEMORY, len(_MEMORY), ctypes.byref(found)):
+        return None
+    if found.kind != native.EXTERN_MEMORY:
+        return None
+    return CallerMemory(c.wasmtime_caller_context(caller), found.of.memory)
+
+
+def _call(data: int | None, caller: int, args: Any, nargs: int, results: Any, nresults: int) -> int:
+    # Runs inside wasmtime on the guest's thread. A Python exception here could not cross into C, so nothing
+    # escapes: as on the reference backend, a failure of our own answers -2 (bad call), is recorded, and the
+    # guest goes on; only what is not an Exception (KeyboardInterrupt, SystemExit) stops the guest, with the
+    # trap wasmtime-py's own trampoline gives it.
+    try:
+        api, name, has_result = _BOUND[data or 0]
+        values = tuple(args[i].of.i32 for i in range(nargs))
         try:
-            exported = caller.get("memory")
-            memory = CallerMemory(caller, exported) if isinstance(exported, wasmtime.Memory) else None
-            answer = api.call(name, memory, tuple(args))
+            answer = api.call(name, _caller_memory(caller), values)
         except Exception as exc:
-            api.calls.append(HostCall(name, tuple(args), f"host error: {type(exc).__name__}: {exc}", None, BAD_CALL))
+            api.calls.append(HostCall(name, values, f"host error: {type(exc).__name__}: {exc}", None, BAD_CALL))
             answer = BAD_CALL
-        if not has_result:
-            return None
-        return BAD_CALL if answer is None else answer
+        if has_result and nresults:
+            results[0].kind = native.VALKIND_I32
+            results[0].of.i32 = BAD_CALL if answer is None else answer
+        return 0
+    except BaseException:
+        trap: int = c.wasmtime_trap_new(_PYTHON_EXCEPTION, len(_PYTHON_EXCEPTION))
+        return trap
 
-    return call
+
+def _forget(data: int | None) -> None:
+    _BOUND.pop(data or 0, None)
 
 
-def bind_host_api(linker: wasmtime.Linker, api: HostApi) -> None:
-    """Define every function of :data:`HOST_FUNCTIONS` under ``api`` in ``linker``, forwarding to ``api.call``."""
-    i32 = wasmtime.ValType.i32()
+# module-level, so the C function pointers live as long as any linker using them
+_CALL = native.FuncCallback(_call)
+_FORGET = native.Finalizer(_forget)
+
+
+def bind_host_api(linker: Any, api: HostApi) -> None:
+    """Define every function of :data:`HOST_FUNCTIONS` under ``api`` in ``linker`` (a ``wasmtime_linker_t*``)."""
+    module = API_MODULE.encode("utf-8")
     for name, (params, results) in HOST_FUNCTIONS.items():
-        func_type = wasmtime.FuncType([i32] * len(params), [i32] * len(results))
-        linker.define_func(API_MODULE, name, func_type, _host_function(api, name, bool(results)), access_caller=True)
+        key = next(_KEYS)
+        _BOUND[key] = (api, name, bool(results))
+        functype = native.functype_i32(len(params), len(results))
+        encoded = name.encode("utf-8")
+        try:
+            native.check(c.wasmtime_linker_define_func(linker, module, len(module), encoded, len(encoded), functype,
+                                                       _CALL, ctypes.c_void_p(key), _FORGET))
+        finally:
+            c.wasm_functype_delete(functype)

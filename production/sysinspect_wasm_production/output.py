@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import _thread
 
-from sysinspect_wasm.traps import TrapKind
-
 from .epoch import Interrupt
 
 
@@ -39,6 +37,8 @@ class CappedOutput:
                 first = not self.overflowed
                 self.overflowed = True
             if first:
+                from sysinspect_wasm.traps import TrapKind  # only past the cap: a warm call needs no enum
+
                 self._interrupt.stop(
                     TrapKind.OUTPUT_LIMIT, f"the guest wrote more than {self.cap} bytes to {self.name}"
                 )

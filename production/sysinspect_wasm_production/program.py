@@ -8,29 +8,33 @@ artifacts it stored earlier through :func:`restore_program`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-import wasmtime
 
 from sysinspect_wasm.errors import ModuleLoadError
-from sysinspect_wasm.traps import Trap, TrapKind
 
-from .engine import EngineHandle
+from .native import NativeModule
 from .traps import summary
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    import wasmtime
+
+    from sysinspect_wasm.traps import Trap
     from sysinspect_wasm.wasmbinary import ModuleLayout, Signature
 
+    from .engine import EngineHandle
     from .instrument import Instrumented
+
+    LayoutFacts = dict[str, Any]
+    # What a run needs of a module's layout, as plain JSON values (the cache stores it beside an artifact):
+    # ``initial_pages`` (int, ``None``: unknown) and ``start``, the ``[params, results]`` of the exported
+    # function ``_start`` (``None``: no such export, or its signature is unknown).
 
 START = "_start"
 """The export a WASI command runs."""
 
-LayoutFacts = dict[str, Any]
-"""What a run needs of a module's layout, as plain JSON values (the cache stores it beside an artifact):
-``initial_pages`` (int, ``None``: unknown) and ``start``, the ``[params, results]`` of the exported
-function ``_start`` (``None``: no such export, or its signature is unknown)."""
 
 _UNREAD: Any = object()
 
@@ -81,22 +85,25 @@ class Program:
     the module's bytes only when something asks for it, once.
 
     Not a value record: a program is the one object around its compiled
-    ``wasmtime.Module`` (compared by identity, not hashable by content), and
-    it keeps the layout it decodes late; its fields are not reassigned.
+    module (compared by identity, not hashable by content), and it keeps the
+    layout it decodes late; its fields are not reassigned. The module is a
+    wasmtime-py ``Module`` (compiled) or a :class:`~.native.NativeModule`
+    (loaded from an artifact by the lean binding); :attr:`module` gives it
+    as wasmtime-py's, :attr:`native_module` as the lean binding's.
     """
 
-    __slots__ = ("_facts", "_layout", "_source", "guards", "handle", "module", "name", "note")
+    __slots__ = ("_facts", "_layout", "_module", "_native", "_source", "guards", "handle", "name", "note")
     name: str
     handle: EngineHandle
-    module: wasmtime.Module
     guards: frozenset[int]
     note: str
 
-    def __init__(self, name: str, handle: EngineHandle, module: wasmtime.Module, guards: frozenset[int],
-                 layout: ModuleLayout | None, note: str) -> None:
+    def __init__(self, name: str, handle: EngineHandle, module: wasmtime.Module | NativeModule,
+                 guards: frozenset[int], layout: ModuleLayout | None, note: str) -> None:
         self.name = name
         self.handle = handle
-        self.module = module
+        self._module = module
+        self._native: NativeModule | None = module if isinstance(module, NativeModule) else None
         self.guards = guards
         self.note = note
         self._layout: Any = layout
@@ -106,8 +113,35 @@ class Program:
     def __repr__(self) -> str:
         return f"Program(name={self.name!r}, guards={len(self.guards)}, note={self.note!r})"
 
+    @property
+    def module(self) -> wasmtime.Module:
+        """The compiled module as a wasmtime-py ``Module`` (around a clone of a native one, made on first use)."""
+        module = self._module
+        if isinstance(module, NativeModule):
+            import ctypes
+
+            import wasmtime
+            from wasmtime import _ffi
+
+            from .native import c
+
+            clone = c.wasmtime_module_clone(module.ptr)
+            module = wasmtime.Module._from_ptr(ctypes.cast(clone, ctypes.POINTER(_ffi.wasmtime_module_t)))
+            self._module = module
+        return module
+
+    @property
+    def native_module(self) -> Any:
+        """The compiled module for the lean binding (:mod:`.native`): a ``wasmtime_module_t*``."""
+        module = self._module
+        if isinstance(module, NativeModule):
+            return module.ptr
+        if self._native is not None:  # made into a wasmtime-py Module since: the native one is still ours
+            return self._native.ptr
+        return module.ptr()
+
     @classmethod
-    def restored(cls, name: str, handle: EngineHandle, module: wasmtime.Module, guards: frozenset[int], note: str,
+    def restored(cls, name: str, handle: EngineHandle, module: wasmtime.Module | NativeModule, guards: frozenset[int], note: str,
                  facts: LayoutFacts, source: Callable[[], bytes | None]) -> Program:
         """A program whose layout is decoded on first use from ``source()`` (``None``: unreadable).
 
@@ -165,12 +199,16 @@ def annotate(program: Program, trap: Trap) -> Trap:
     """``trap``, saying so when the module runs without the memory.grow guard."""
     if not program.note:
         return trap
-    return Trap(trap.kind, f"{trap.message} [memory.grow is not instrumented: {program.note}]")
+    from sysinspect_wasm.traps import Trap
+
+    return Trap(trap.kind, f"{trap.message} [memory.grow is not instrumented: {program.note}]", trap.frames)
 
 
 def memory_over_ceiling(program: Program, ceiling_pages: int) -> Trap | None:
     """The trap for a module whose initial memory is already above the ceiling."""
     if program.initial_pages is not None and program.initial_pages > ceiling_pages:
+        from sysinspect_wasm.traps import Trap, TrapKind
+
         return Trap(
             TrapKind.MEMORY_LIMIT,
             f"initial memory of {program.initial_pages} pages exceeds the ceiling of {ceiling_pages} pages",
@@ -185,6 +223,8 @@ def compile_module(handle: EngineHandle, name: str, data: bytes) -> Program:
     use; should it ever fail where the original compiles, the original runs
     uninstrumented and :attr:`Program.note` says so.
     """
+    import wasmtime
+
     this = sys.modules[__name__]  # the rewriter as a module attribute: imported on first use, replaceable in tests
     prepared: Instrumented = this.instrument(data)
     if prepared.wasm is not data:
@@ -213,7 +253,7 @@ def read_layout_or_none(data: bytes) -> ModuleLayout | None:
 
 
 def restore_program(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes | None],
-                    module: wasmtime.Module, guards: frozenset[int], note: str,
+                    module: wasmtime.Module | NativeModule, guards: frozenset[int], note: str,
                     facts: LayoutFacts | None = None) -> Program:
     """The :class:`Program` that :func:`compile_module` made from ``data``, around its native code loaded again.
 

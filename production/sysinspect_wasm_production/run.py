@@ -14,34 +14,68 @@ result. A process that exits meanwhile takes the thread down with it.
 
 from __future__ import annotations
 
-import contextlib
+import ctypes
 import errno
+import itertools
 import os
 import time
-from typing import TYPE_CHECKING
-
-import wasmtime
 
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.hostapi import HostApi
 from sysinspect_wasm.result import RunResult
-from sysinspect_wasm.spec import WASM_PAGE, RunSpec
-from sysinspect_wasm.traps import Trap, TrapKind
+from sysinspect_wasm.spec import WASM_PAGE
 
-from . import values
+from . import native
 from .epoch import Interrupt
 from .hostbind import bind_host_api
+from .native import Extern, Instance, c
 from .output import CappedOutput
 from .program import START, Program, annotate, memory_over_ceiling
 from .traps import classify
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Callable
+    from typing import Any
+
+    from sysinspect_wasm.spec import RunSpec
+    from sysinspect_wasm.traps import Trap
+
+    Outcome = tuple[int | None, Trap | None]
 
 GRACE_SECONDS = 0.3
 """How long past its deadline a timed run may take to unwind before it is abandoned."""
 
-Outcome = tuple[int | None, Trap | None]
+_START = START.encode()
+
+# A WASI context finds its output capture through the callback's data pointer: a key into this table.
+_WRITERS: dict[int, Callable[[bytes], None]] = {}
+_KEYS = itertools.count(1)
+
+
+def _on_output(data: int | None, buffer: Any, size: int) -> int:
+    # wasmtime's custom-output callback, on one of its I/O threads: it must never raise
+    try:
+        _WRITERS[data or 0](ctypes.string_at(buffer, size))
+        return size
+    except BaseException:
+        return -errno.EIO
+
+
+def _forget_writer(data: int | None) -> None:
+    _WRITERS.pop(data or 0, None)
+
+
+# module-level, so the C function pointers live as long as any WASI context using them
+_ON_OUTPUT = native.OutputCallback(_on_output)
+_FORGET_WRITER = native.Finalizer(_forget_writer)
+
+
+def _capture(writer: Callable[[bytes], None]) -> ctypes.c_void_p:
+    key = next(_KEYS)
+    _WRITERS[key] = writer
+    return ctypes.c_void_p(key)
 
 
 class WasiRun:
@@ -52,7 +86,7 @@ class WasiRun:
         self.spec = spec
         limits = spec.limits
         self.deadline = None if limits.timeout is None else started + limits.timeout
-        self.interrupt = Interrupt(program.handle.engine, self.deadline)
+        self.interrupt = Interrupt(program.handle.native, self.deadline)
         self.api = HostApi(spec.host, deadline=self.deadline)
         self.stdout = CappedOutput("stdout", limits.stdout_bytes, self.interrupt)
         self.stderr = CappedOutput("stderr", limits.stderr_bytes, self.interrupt)
@@ -87,29 +121,36 @@ class WasiRun:
             elapsed=time.monotonic() - started,
         )
 
-    def _wasi_config(self) -> wasmtime.WasiConfig:
+    def _wasi_config(self) -> int:
+        """A new ``wasi_config_t*`` for this run (the caller hands it to a store, which takes it)."""
         spec = self.spec
-        wasi = wasmtime.WasiConfig()
-        wasi.argv = list(spec.argv)
-        wasi.env = list(spec.env.items())
-        if spec.stdin:
-            _stdin_from(wasi, spec.stdin)
-        wasi.stdout_custom = self.stdout.write
-        wasi.stderr_custom = self.stderr.write
-        for preopen in spec.preopens:
-            try:
-                wasi.preopen_dir(str(preopen.host_path), preopen.guest_path, fs_mutable=preopen.writable)
-            except wasmtime.WasmtimeError as exc:
-                raise WasmRuntimeError(
-                    f"cannot preopen a directory for module {self.program.name!r}: {preopen.host_path}: {exc}"
-                ) from None
+        wasi: int = c.wasi_config_new()
+        try:
+            argv = native.strings(spec.argv)
+            if not c.wasi_config_set_argv(wasi, len(argv), argv):
+                raise native.WasmtimeError("failed to configure argv")
+            names, values = native.strings(list(spec.env)), native.strings(list(spec.env.values()))
+            if not c.wasi_config_set_env(wasi, len(names), names, values):
+                raise native.WasmtimeError("failed to configure environment")
+            if spec.stdin:
+                _stdin_from(wasi, spec.stdin)
+            c.wasi_config_set_stdout_custom(wasi, _ON_OUTPUT, _capture(self.stdout.write), _FORGET_WRITER)
+            c.wasi_config_set_stderr_custom(wasi, _ON_OUTPUT, _capture(self.stderr.write), _FORGET_WRITER)
+            for preopen in spec.preopens:
+                if not c.wasi_config_preopen_dir(wasi, str(preopen.host_path).encode("utf-8"),
+                                                 preopen.guest_path.encode("utf-8"), preopen.writable):
+                    raise WasmRuntimeError(f"cannot preopen a directory for module {self.program.name!r}: "
+                                           f"{preopen.host_path}: failed to add preopen dir")
+        except BaseException:
+            c.wasi_config_delete(wasi)
+            raise
         return wasi
 
     def _stopped(self, exc: Exception, *, linking: bool = False) -> Outcome:
         if self.interrupt.reason is not None:  # our own reason to stop wins
             return None, self.interrupt.reason
-        if isinstance(exc, wasmtime.ExitTrap):
-            return exc.code, None
+        if isinstance(exc, native.WasmtimeError) and exc.exit_code is not None:
+            return exc.exit_code, None
         return None, classify(exc, self.program.guards, linking=linking)
 
     def _execute(self) -> Outcome:
@@ -118,45 +159,59 @@ class WasiRun:
         over = memory_over_ceiling(program, ceiling)
         if over is not None:
             return None, over
-        engine = program.handle.engine
-        store = wasmtime.Store(engine)
-        linker: wasmtime.Linker | None = None
+        engine = program.handle.native
+        store = c.wasmtime_store_new(engine, None, native.NO_FINALIZER)
+        linker = None
         try:
-            program.handle.clock.attach(store, self.interrupt)
-            store.set_limits(memory_size=ceiling * WASM_PAGE)
-            store.set_wasi(self._wasi_config())
-            linker = wasmtime.Linker(engine)
-            linker.define_wasi()
+            context = c.wasmtime_store_context(store)
+            program.handle.clock.attach(store, context, self.interrupt)
+            c.wasmtime_store_limiter(store, ceiling * WASM_PAGE, -1, -1, -1, -1)
+            native.check(c.wasmtime_context_set_wasi(context, self._wasi_config()))
+            linker = c.wasmtime_linker_new(engine)
+            native.check(c.wasmtime_linker_define_wasi(linker))
             bind_host_api(linker, self.api)
-            try:
-                instance = linker.instantiate(store, program.module)
-            except wasmtime.WasmtimeError as exc:  # Trap is not a WasmtimeError
-                return self._stopped(exc, linking=True)
-            except wasmtime.Trap as exc:
-                return self._stopped(exc, linking=True)
-            start = instance.exports(store).get(START)
-            if not isinstance(start, wasmtime.Func):
+            instance, trap = Instance(), ctypes.c_void_p()
+            error = c.wasmtime_linker_instantiate(linker, context, program.native_module, ctypes.byref(instance),
+                                                  ctypes.byref(trap))
+            if error:  # a trap is not an error
+                return self._stopped(native.take_error(error), linking=True)
+            if trap:
+                return self._stopped(native.take_trap(trap.value or 0), linking=True)
+            start = Extern()
+            found = c.wasmtime_instance_export_get(context, ctypes.byref(instance), _START, len(_START),
+                                                   ctypes.byref(start))
+            if not found or start.kind != native.EXTERN_FUNC:
+                from sysinspect_wasm.traps import Trap, TrapKind
+
                 return None, Trap(TrapKind.LINK_ERROR, f"module {program.name!r} exports no function {START!r}")
             signature = program.start_signature()
             if signature is not None and (signature[0] or signature[1]):
+                from sysinspect_wasm.traps import Trap, TrapKind
+
                 return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
-            try:  # (without a known signature, wasmtime itself refuses a mismatched call)
-                values.call(store, start, [], [], [])
-            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-                return self._stopped(exc)
+            # (without a known signature, wasmtime itself refuses a mismatched call)
+            error = c.wasmtime_func_call(context, ctypes.byref(start.of.func), None, 0, None, 0, ctypes.byref(trap))
+            if error:
+                return self._stopped(native.take_error(error))
+            if trap:
+                return self._stopped(native.take_trap(trap.value or 0))
             if self.interrupt.reason is not None:  # e.g. an output cap passed just before the end
                 return None, self.interrupt.reason
             return 0, None
         finally:
             if linker is not None:
-                linker.close()
-            # closing here, on a live interpreter, also releases the WASI context's
-            # output callbacks; left to garbage collection at interpreter exit,
-            # wasmtime's I/O thread would call into a finalizing interpreter
-            store.close()
+                c.wasmtime_linker_delete(linker)
+            # deleting here, on a live interpreter, also releases the WASI context's output callbacks; left
+            # to the process's exit, wasmtime's I/O thread could call into a finalizing interpreter
+            c.wasmtime_store_delete(store)
 
 
-def _stdin_from(wasi: wasmtime.WasiConfig, data: bytes) -> None:
+def _set_stdin_file(wasi: int, path: str) -> None:
+    if not c.wasi_config_set_stdin_file(wasi, path.encode("utf-8")):
+        raise native.WasmtimeError("failed to set stdin file")
+
+
+def _stdin_from(wasi: int, data: bytes) -> None:
     """Make ``data`` the guest's standard input: wasmtime opens a file by name, right away.
 
     Where Linux's ``memfd_create`` exists the file is an anonymous one in
@@ -171,7 +226,7 @@ def _stdin_from(wasi: wasmtime.WasiConfig, data: bytes) -> None:
             fd = memfd_create("sysinspect-wasm-stdin", os.MFD_CLOEXEC)
             try:
                 _write_all(fd, data)
-                wasi.stdin_file = f"/proc/self/fd/{fd}"  # opened anew: it reads from offset 0
+                _set_stdin_file(wasi, f"/proc/self/fd/{fd}")  # opened anew: it reads from offset 0
                 return
             finally:
                 os.close(fd)
@@ -179,7 +234,7 @@ def _stdin_from(wasi: wasmtime.WasiConfig, data: bytes) -> None:
             if exc.errno == errno.EFBIG:  # past RLIMIT_FSIZE (a minion sets 10 MiB): no file will do
                 _stdin_pipe(wasi, data)
                 return
-        except wasmtime.WasmtimeError:
+        except native.WasmtimeError:
             pass
     import tempfile
 
@@ -189,12 +244,12 @@ def _stdin_from(wasi: wasmtime.WasiConfig, data: bytes) -> None:
             _write_all(fd, data)
         finally:
             os.close(fd)
-        wasi.stdin_file = path  # the open descriptor outlives the name
+        _set_stdin_file(wasi, path)  # the open descriptor outlives the name
     finally:
         os.unlink(path)
 
 
-def _stdin_pipe(wasi: wasmtime.WasiConfig, data: bytes) -> None:
+def _stdin_pipe(wasi: int, data: bytes) -> None:
     """``data`` as the guest's standard input through a pipe, fed by a thread: for input larger than the files the
     process may write (PROTOCOL.md 5.4). A pipe is not a file, so the limit does not apply to it."""
     import threading
@@ -203,12 +258,15 @@ def _stdin_pipe(wasi: wasmtime.WasiConfig, data: bytes) -> None:
     os.set_inheritable(read_end, False)
 
     def feed() -> None:
-        with contextlib.suppress(OSError):  # the guest may stop reading (or end) before it read everything
+        try:
             _write_all(write_end, data)
+        except OSError:  # the guest may stop reading (or end) before it read everything
+            os.close(write_end)
+            return
         os.close(write_end)
 
     try:
-        wasi.stdin_file = f"/proc/self/fd/{read_end}"  # wasmtime opens it now; a writer exists, so it does not wait
+        _set_stdin_file(wasi, f"/proc/self/fd/{read_end}")  # wasmtime opens it now; a writer exists, so it does not wait
     finally:
         os.close(read_end)
     threading.Thread(target=feed, name="sysinspect-wasm-stdin", daemon=True).start()
@@ -234,6 +292,8 @@ def run_program(program: Program, spec: RunSpec) -> RunResult:
             worker.start()
             run.finished.wait(max(0.0, run.deadline - time.monotonic()) + GRACE_SECONDS)
         if not run.finished.is_set():
+            from sysinspect_wasm.traps import TrapKind
+
             run.interrupt.stop(TrapKind.TIMEOUT, "the guest ran past its time limit (blocked in a host call)")
             reason = run.interrupt.reason
             return run.result((None, reason), started)

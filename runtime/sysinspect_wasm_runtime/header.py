@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sysinspect_wasm.jsonio import compact_json_bytes
 
 from .request import ModRequest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 
 def build_header(request: ModRequest, *, add_options: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
+from sysinspect_wasm import jsoncodec
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.jsonio import loads_serde
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 LOGS_KEY = "__sysinspect-module-logs"
 UPSTREAM_LOGS_KEY = "__module-logs"
@@ -21,7 +23,7 @@ def _as_json(text: str) -> tuple[bool, Any]:
     try:
         value = loads_serde(text)
         if "\\ud" in text or "\\uD" in text:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
+            jsoncodec.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeEncodeError):
         return False, None
     return True, value

@@ -8,11 +8,10 @@ whose return codes and messages follow PROTOCOL.md 1.7.
 from __future__ import annotations
 
 import gc
+import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
 
-from sysinspect_wasm import library
+from sysinspect_wasm import library, paths
 from sysinspect_wasm.backends import AUTO, WASMTIME
 from sysinspect_wasm.spec import MIB
 
@@ -32,12 +31,14 @@ from .response import (
     ModResponse,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Any
+    from pathlib import Path
+    from typing import Any, BinaryIO
 
     from sysinspect_wasm import Limits, RunResult, RunSpec, Trap
-    from sysinspect_wasm.commands import CommandRunner
+    from sysinspect_wasm.interfaces import CommandRunner
     from sysinspect_wasm.packagekit import PackageKit
 
 SANDBOX_REFUSAL = "api.exec is refused: the runtime runs this module with rt.sandbox"
@@ -48,7 +49,7 @@ STDERR_ECHO_BYTES = 32 * 1024
 KIB = 1024
 
 
-def guest_run_spec(module_id: str, header: Mapping[str, Any], root: Path, limits: Limits, *, writable: bool,
+def guest_run_spec(module_id: str, header: Mapping[str, Any], root: str | Path, limits: Limits, *, writable: bool,
                    allow_exec: bool, stdin: bytes | None = None, commands: CommandRunner | None = None,
                    packagekit: PackageKit | None = None) -> RunSpec:
     """How wasm-runtime runs a module: argv[0] only, no environment, ``root`` as guest ``/``.
@@ -145,7 +146,7 @@ def respond(raw: bytes, *, stderr: BinaryIO | None = None) -> ModResponse:
     return handle(request, stderr=stderr)
 
 
-def handle(request: ModRequest, *, folder: Path | None = None, stderr: BinaryIO | None = None) -> ModResponse:
+def handle(request: ModRequest, *, folder: str | Path | None = None, stderr: BinaryIO | None = None) -> ModResponse:
     """Answer ``request``; never raises.
 
     ``folder`` replaces ``<path.sharelib>/lib/runtime/wasm`` as the module
@@ -160,7 +161,7 @@ def handle(request: ModRequest, *, folder: Path | None = None, stderr: BinaryIO 
 
 
 class _Call:
-    def __init__(self, request: ModRequest, folder: Path | None, stderr: BinaryIO | None) -> None:
+    def __init__(self, request: ModRequest, folder: str | Path | None, stderr: BinaryIO | None) -> None:
         self.request = request
         self.folder = folder
         self.stderr = stderr
@@ -181,7 +182,7 @@ class _Call:
             sharelib = (sharelib or "").strip().rstrip("/")
             if not sharelib or "\0" in sharelib:
                 return setup_failed(f'Config entry "{SHARELIB_KEY}" is missing or empty', self.warning)
-            folder = library.module_dir(sharelib)
+            folder = library.module_dir_name(sharelib)
         try:
             available = library.modules(folder)
         except OSError as exc:
@@ -196,32 +197,35 @@ class _Call:
         path = available.get(settings.module_id)
         if path is None:
             return ModResponse.failure(SETUP_FAILED, f'Module "{settings.module_id}" was not found', self.warning)
-        return self.run(settings, Path(path))
+        return self.run(settings, path)
 
-    def _rootfs(self, settings: RuntimeSettings) -> Path | str:
-        """The host directory shown as guest ``/``, or the reason it cannot be used."""
+    # Paths are strings here, spelled as pathlib spells them (sysinspect_wasm.paths): pathlib, with what it imports,
+    # would cost every warm call several milliseconds.
+
+    def _rootfs(self, settings: RuntimeSettings) -> tuple[str, str]:
+        """``(the host directory shown as guest "/", "")``, or ``("", the reason it cannot be used)``."""
         if settings.rootfs is None:
-            return Path("/")
+            return "/", ""
         name = "rt.rootfs" if "rt.rootfs" in self.request.arguments else "write-dir"
         if not settings.rootfs.startswith("/"):
-            return f'Argument "{name}" must be an absolute path'
+            return "", f'Argument "{name}" must be an absolute path'
         if "\0" in settings.rootfs:
-            return f'Argument "{name}" must not contain NUL bytes'
-        root = Path(settings.rootfs)
+            return "", f'Argument "{name}" must not contain NUL bytes'
+        root = paths.pure(settings.rootfs)
         # Checked before the guest runs: a guest given a root that is not there would only fail on its first file
         # access, and the caller would see nothing but "module exited with status 1".
         try:
-            info = root.stat()
+            info = os.stat(root)
         except FileNotFoundError:
-            return (f'the directory of argument "{name}" ({root}) does not exist: create it first, '
-                    "or name an existing directory")
+            return "", (f'the directory of argument "{name}" ({root}) does not exist: create it first, '
+                        "or name an existing directory")
         except OSError as exc:
-            return f'cannot use the directory of argument "{name}" ({root}): {exc.strerror or exc}'
+            return "", f'cannot use the directory of argument "{name}" ({root}): {exc.strerror or exc}'
         import stat
 
         if not stat.S_ISDIR(info.st_mode):
-            return f'argument "{name}" ({root}) is not a directory: name a directory to show the guest as "/"'
-        return root
+            return "", f'argument "{name}" ({root}) is not a directory: name a directory to show the guest as "/"'
+        return root, ""
 
     def _limits(self, settings: RuntimeSettings) -> Limits:
         from sysinspect_wasm.spec import DEFAULT_MEMORY_BYTES, DEFAULT_STDERR_BYTES, DEFAULT_STDOUT_BYTES, Limits
@@ -234,14 +238,14 @@ class _Call:
             stderr_bytes=output if output is not None else DEFAULT_STDERR_BYTES,
         )
 
-    def run(self, settings: RuntimeSettings, path: Path) -> ModResponse:
+    def run(self, settings: RuntimeSettings, path: str) -> ModResponse:
         from sysinspect_wasm.backends import get_backend
         from sysinspect_wasm.errors import BackendUnavailable, ModuleLoadError
 
         module_id = settings.module_id
-        root = self._rootfs(settings)
-        if isinstance(root, str):
-            return setup_failed(root, self.warning)
+        root, problem = self._rootfs(settings)
+        if problem:
+            return setup_failed(problem, self.warning)
         try:
             backend = get_backend(settings.backend)
         except BackendUnavailable as exc:
@@ -254,7 +258,7 @@ class _Call:
         spec = guest_run_spec(module_id, header, root, limits, writable=not settings.sandbox,
                               allow_exec=not settings.sandbox)
         try:
-            module = backend.load(path, name=module_id)
+            module = backend.load(_module_file(backend.name, path), name=module_id)
         except ModuleLoadError as exc:
             self._detail(module_id, backend.name, str(exc))
             return run_failed(module_id, self._load_reason(path), self.warning)
@@ -268,16 +272,16 @@ class _Call:
             _write(self.stderr, f'wasm-runtime: module "{module_id}" ({backend} backend): {detail}\n'.encode("utf-8", "replace"))
 
     @staticmethod
-    def _load_reason(path: Path) -> str:
+    def _load_reason(path: str) -> str:
         from .diagnose import load_problem
 
         try:
-            data = path.read_bytes()
+            data = _read_bytes(path)
         except OSError as exc:
-            return f"invalid module: cannot read {path.name}: {exc.strerror or exc}"
+            return f"invalid module: cannot read {paths.name(path)}: {exc.strerror or exc}"
         return f"invalid module: {load_problem(data)}"
 
-    def _trap_reason(self, trap: Trap, path: Path, limits: Limits) -> str:
+    def _trap_reason(self, trap: Trap, path: str, limits: Limits) -> str:
         from sysinspect_wasm.traps import TrapKind
 
         kind = trap.kind
@@ -294,7 +298,7 @@ class _Call:
             from .diagnose import link_problem
 
             try:
-                problem = link_problem(path.read_bytes())
+                problem = link_problem(_read_bytes(path))
             except OSError:
                 problem = None
             return f"link error: {problem or 'the module cannot be linked against WASI and the host API'}"
@@ -302,7 +306,7 @@ class _Call:
             return self._load_reason(path)
         return f"wasm trap: {TRAP_WORDS.get(kind.value, kind.value)}"
 
-    def _result(self, module_id: str, backend: str, path: Path, limits: Limits, result: RunResult) -> ModResponse:
+    def _result(self, module_id: str, backend: str, path: str, limits: Limits, result: RunResult) -> ModResponse:
         if result.stderr:
             echo = result.stderr[:STDERR_ECHO_BYTES]
             if len(result.stderr) > STDERR_ECHO_BYTES:
@@ -330,6 +334,24 @@ class _Call:
         if result.logs:
             response.merge_data({LOGS_KEY: list(result.logs)})
         return response
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def _module_file(backend: str, path: str) -> Path:
+    """What ``backend.load`` takes for the module file ``path``.
+
+    The executor interface takes a ``Path``; the wasmtime backend also takes the path as a string, which keeps
+    pathlib off a warm call (see :meth:`WasmtimeBackend.load <sysinspect_wasm_production.WasmtimeBackend.load>`).
+    """
+    if backend == WASMTIME:
+        return path  # type: ignore[return-value]  # see the docstring
+    from pathlib import Path
+
+    return Path(path)
 
 
 TRAP_WORDS = {

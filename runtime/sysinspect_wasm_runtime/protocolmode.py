@@ -13,14 +13,15 @@ pays for what this module imports, and nothing more.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from sysinspect_wasm.usage import PROG
 
+# Every module this one imports is paid by every call: contextlib and typing are not among them (the suppressions
+# below are written out, and TYPE_CHECKING is the constant mypy knows).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .request import ModRequest
     from .response import ModResponse
@@ -57,16 +58,20 @@ def main(argv: list[str] | None = None) -> int:
     if argv is not None:
         return status
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
+        try:
             stream.flush()
+        except (OSError, ValueError, AttributeError):
+            continue
     os._exit(status)
 
 
 def _reader_went_away() -> int:
     """Standard output was closed early (``wasm-runtime -l | head``): stop quietly, as a filter should."""
-    with contextlib.suppress(OSError):
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        return 0
     return 0
 
 
@@ -86,8 +91,10 @@ class _Stdout:
 
         self.lock = _thread.allocate_lock()
         self.sent = False
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib costs every call its import
             _ensure_open(2)
+        except OSError:
+            pass
         try:
             self.fd = os.dup(1)
             os.dup2(2, 1)
@@ -124,8 +131,6 @@ def _ensure_open(fd: int) -> None:
 
 
 def _response_line(response: ModResponse) -> bytes:
-    import json
-
     from .protocol import internal_error
 
     try:
@@ -135,6 +140,8 @@ def _response_line(response: ModResponse) -> bytes:
     try:
         return (text + "\n").encode("utf-8")
     except UnicodeEncodeError:
+        import json  # only for a response that cannot be UTF-8
+
         return (json.dumps(response.as_dict(), separators=(",", ":")) + "\n").encode("ascii")
 
 

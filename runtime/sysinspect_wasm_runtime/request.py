@@ -9,15 +9,17 @@ reads the ``rt.*`` names (and upstream's ``write-dir``) into a
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
+from sysinspect_wasm import jsoncodec
 from sysinspect_wasm.backends import BACKEND_CHOICES
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.jsonio import loads_serde
 from sysinspect_wasm.library import DEFAULT_SHARELIB
 from sysinspect_wasm.records import FrozenRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 RT_PREFIX = "rt."
 SHARELIB_KEY = "path.sharelib"
@@ -133,7 +135,7 @@ def _check_depth(value: Any) -> None:
 
 def _check_unicode(value: Any) -> None:
     try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        jsoncodec.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise RequestError("the request contains a lone UTF-16 surrogate escape (\\ud800-\\udfff)") from None
 
@@ -155,9 +157,10 @@ def parse_request(raw: bytes) -> ModRequest:
                            '{"args": {"rt.mod": "MODULE"}}')
     try:
         document = loads_serde(text)
-    except json.JSONDecodeError as exc:
-        raise RequestError(f"the request is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except ValueError as exc:
+        if jsoncodec.is_decode_error(exc):  # a json.JSONDecodeError
+            raise RequestError(f"the request is not valid JSON: {exc.msg} at line {exc.lineno}, "  # type: ignore[attr-defined]
+                               f"column {exc.colno}") from None  # type: ignore[attr-defined]
         raise RequestError(f"the request is not valid JSON: {exc}") from None
     except RecursionError:
         raise RequestError(f"the request is nested more than {MAX_DEPTH} levels deep") from None
@@ -179,7 +182,7 @@ def request_from_object(document: Any) -> ModRequest:
     if timeout is None:
         timeout = 0
     elif isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout <= MAX_TIMEOUT:
-        raise RequestError(f'"timeout" must be a whole number of seconds from 0 to {MAX_TIMEOUT}, not {json.dumps(timeout)[:60]}')
+        raise RequestError(f'"timeout" must be a whole number of seconds from 0 to {MAX_TIMEOUT}, not {jsoncodec.dumps(timeout)[:60]}')
 
     quiet = document.get("quiet")
     if quiet is None:
@@ -257,7 +260,7 @@ def _bounded_int(arguments: Mapping[str, Any], name: str, low: int, high: int, u
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise RequestError(f'argument "{name}" must be a whole number of {unit} from {low} to {high}, '
-                           f"not {json.dumps(value)[:60]}")
+                           f"not {jsoncodec.dumps(value)[:60]}")
     return value
 
 
@@ -299,7 +302,7 @@ def runtime_settings(request: ModRequest) -> RuntimeSettings:
     if backend is None:
         backend = "auto"
     if not isinstance(backend, str) or backend not in BACKEND_CHOICES:
-        shown = json.dumps(backend, ensure_ascii=False)[:60]
+        shown = jsoncodec.dumps(backend, ensure_ascii=False)[:60]
         raise RequestError(f'argument "rt.backend" must be one of {", ".join(BACKEND_CHOICES)}, not {shown}')
 
     rootfs = _path_argument(arguments, "rt.rootfs")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sysinspect_wasm.jsonio import compact_json
 from sysinspect_wasm.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Return codes. 0 and 3 to 6 are upstream's; 1 is upstream's "response is
 # empty" default, used here for an internal error; 2 is ours, for a request

@@ -23,12 +23,15 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
 
 from . import Damaged, TooLarge
 from .fileformat import Formats, pack, pack_parted, read_manifest
 from .layout import SUFFIX, parse_name, part_name, temp_name
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
 Piece = bytes | bytearray | memoryview
 

@@ -27,17 +27,20 @@ sees none or all.
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import zlib
-from typing import Any
 
+from .. import jsoncodec
 from ..records import FrozenRecord
 from . import Damaged
 from .key import chunks
 from .layout import part_name
 from .trust import open_trusted
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAGIC = b"sysiwasm"
 FOOTER = struct.Struct("<IIQ32sI8s")
@@ -108,7 +111,7 @@ def read_footer(fd: int, size: int, formats: Formats) -> Footer:
 def json_object(meta: bytes | memoryview) -> dict[str, Any]:
     """A manifest's JSON object; raises :class:`~sysinspect_wasm.store.Damaged` for anything else."""
     try:
-        manifest = json.loads(bytes(meta))
+        manifest = jsoncodec.loads(bytes(meta))
     except ValueError:
         raise Damaged("garbled (unreadable manifest)") from None
     if not isinstance(manifest, dict):
@@ -117,7 +120,7 @@ def json_object(meta: bytes | memoryview) -> dict[str, Any]:
 
 
 def encode_manifest(manifest: dict[str, Any]) -> bytes:
-    return json.dumps(manifest, sort_keys=True).encode()
+    return jsoncodec.dumps(manifest, sort_keys=True).encode()
 
 
 def pack(payload: bytes | bytearray | memoryview, manifest: dict[str, Any], key: str, fmt: int) -> list[bytes | bytearray | memoryview]:

@@ -10,12 +10,13 @@ the file's name, the whole key into its footer.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ..paths import name as path_name
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from _hashlib import HASH
+    from collections.abc import Iterator
 
 READ_CHUNK = 256 * 1024
 """Bytes per read when hashing a module or checking a cache file: a small buffer, reused, costs less than one
@@ -73,7 +74,7 @@ def fd_digest(fd: int) -> str:
     return digest.hexdigest()
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: str | os.PathLike[str]) -> str:
     """The SHA-256 of the file at ``path``, in hex (as :func:`sha256_hex` of its bytes); raises ``OSError``."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
@@ -87,7 +88,7 @@ def is_hex_digest(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and not value.strip("0123456789abcdef")
 
 
-def module_id_of(source: Path) -> str:
+def module_id_of(source: str | os.PathLike[str]) -> str:
     """The module id of a module file: its name without ``.wasm``; cache files are named after it."""
-    name = source.name
+    name = path_name(source)
     return name[: -len(MODULE_SUFFIX)] if name.endswith(MODULE_SUFFIX) and name != MODULE_SUFFIX else name

@@ -28,11 +28,15 @@ to root's ``~/.cache/sysinspect-wasm`` or another user's private folder
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import zlib
-from pathlib import Path
+
+from ..paths import join, pure
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SUFFIX = ".cwasm"
 LOCK_SUFFIX = ".lock" + SUFFIX
@@ -136,19 +140,39 @@ def configured_dir(explicit: str | os.PathLike[str] | None = None) -> tuple[Path
     ``None`` means beside the module. A relative path in the variable is
     ignored (the runtime's working directory is whatever the minion's is).
     """
+    folder, warning = _configured(explicit)
+    return _as_path(folder), warning
+
+
+def _configured(explicit: str | os.PathLike[str] | None) -> tuple[str | None, str]:
+    """:func:`configured_dir` as a string (see :mod:`sysinspect_wasm.paths`)."""
     if explicit is not None:
-        return Path(os.path.abspath(explicit)), ""
+        return pure(os.path.abspath(explicit)), ""
     value = os.environ.get(CACHE_DIR_ENV, "")
     if not value:
         return None, ""
     if not os.path.isabs(value):
         return None, f"{CACHE_DIR_ENV}={value!r} is not an absolute path and was ignored: cache files are kept beside the modules"
-    return Path(value), ""
+    return pure(value), ""
+
+
+def _as_path(folder: str | None) -> Path | None:
+    if folder is None:
+        return None
+    from pathlib import Path
+
+    return Path(folder)
 
 
 def private_dir() -> Path:
     """The private cache folder of this process's user: ``/var/tmp/sysinspect-wasm-<uid>``."""
-    return Path(PRIVATE_ROOT) / f"{USER_DIR_NAME}-{os.geteuid()}"
+    from pathlib import Path
+
+    return Path(_private_dir())
+
+
+def _private_dir() -> str:
+    return join(PRIVATE_ROOT, f"{USER_DIR_NAME}-{os.geteuid()}")
 
 
 def private_folder() -> tuple[Path | None, str]:
@@ -158,10 +182,18 @@ def private_folder() -> tuple[Path | None, str]:
     uid that no one else can enter: ``/var/tmp`` is writable by every user,
     so another one could have made it first.
     """
-    private = private_dir()
+    private, problem = _private_folder()
+    return _as_path(private), problem
+
+
+def _private_folder() -> tuple[str | None, str]:
+    """:func:`private_folder` as a string."""
+    private = _private_dir()
     if not os.path.isdir(private):
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 - contextlib stays off the warm path (a minion that drops to another uid)
             os.mkdir(private, 0o700)
+        except OSError:
+            pass  # told below
     try:
         st = os.lstat(private)
     except OSError as exc:
@@ -172,20 +204,28 @@ def private_folder() -> tuple[Path | None, str]:
     return private, ""
 
 
-def cache_folder(source: Path, explicit: str | os.PathLike[str] | None) -> tuple[Path, bool, str]:
+def cache_folder(source: str | os.PathLike[str], explicit: str | os.PathLike[str] | None) -> tuple[Path, bool, str]:
     """``(folder, whether to create it, warning)``: where the cache files of the module file ``source`` live.
 
     The configured folder (see :func:`configured_dir`) if there is one; else
     the module's own folder; else, for a user other than root who cannot
     write that folder, the user's private folder (:func:`private_folder`).
     """
-    folder, warning = configured_dir(explicit)
+    from pathlib import Path
+
+    folder, create, warning = cache_folder_name(source, explicit)
+    return Path(folder), create, warning
+
+
+def cache_folder_name(source: str | os.PathLike[str], explicit: str | os.PathLike[str] | None) -> tuple[str, bool, str]:
+    """:func:`cache_folder` with the folder as a string (a warm call's; see :mod:`sysinspect_wasm.paths`)."""
+    folder, warning = _configured(explicit)
     if folder is not None:
         return folder, True, warning
-    beside = Path(os.path.abspath(source)).parent
+    beside = pure(os.path.dirname(os.path.abspath(source)))
     if os.geteuid() == 0 or os.access(beside, os.W_OK):
         return beside, False, warning
-    private, problem = private_folder()
+    private, problem = _private_folder()
     if private is None:
         return beside, False, problem
     return private, False, warning
@@ -201,6 +241,8 @@ def user_dir() -> Path | None:
         if not os.path.isabs(home):
             return None
         base = os.path.join(home, ".cache")
+    from pathlib import Path
+
     return Path(base) / USER_DIR_NAME
 
 

@@ -22,19 +22,21 @@ there were none. Memos save reading the module, never checking a cache file.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import stat
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
+from .. import jsoncodec
 from . import HASHED, Untrusted, trace
 from .key import cache_key, fd_digest, is_hex_digest, module_id_of
 from .layout import memo_name
 from .trust import read_trusted
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+    from typing import Any
 
 SETTLE_NS = 3_000_000_000
 """How long a module file must have been left alone (by its mtime and ctime) before its digest is remembered:
@@ -54,7 +56,7 @@ def settled(st: os.stat_result, now_ns: int) -> bool:
     return max(st.st_mtime_ns, st.st_ctime_ns) < now_ns - SETTLE_NS
 
 
-def content_key(source: Path, dfd: int, material: dict[str, Any], fingerprint: Callable[[], str]) -> tuple[str, str]:
+def content_key(source: str | os.PathLike[str], dfd: int, material: dict[str, Any], fingerprint: Callable[[], str]) -> tuple[str, str]:
     """``(content digest, cache key)`` of the module file ``source`` for the engine with ``material``; raises
     ``OSError``. ``fingerprint`` gives the engine's digest only when it is needed: computing it loads OpenSSL,
     which a warm call with a memo never does.
@@ -106,7 +108,7 @@ def _recall(dfd: int, memo: str, path: str, identity: list[int], material: dict[
 def _record(raw: bytes) -> dict[str, Any] | None:
     """The JSON object a memo holds, ``None`` for anything else."""
     try:
-        record = json.loads(raw)
+        record = jsoncodec.loads(raw)
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
@@ -119,11 +121,13 @@ def _remember(dfd: int, memo: str, record: dict[str, Any]) -> None:
     has just hashed the module gets here, so the writer's import is no cost
     to a warm call.
     """
+    # the stem ``<id>.<crc>.memo`` tells cache prune whose temporary file it is (maintenance.locked_leftovers)
+    import contextlib  # off the warm path
+
     from .concurrency import write_atomic
 
-    # the stem ``<id>.<crc>.memo`` tells cache prune whose temporary file it is (maintenance.locked_leftovers)
     with contextlib.suppress(OSError):
-        write_atomic(dfd, memo, [json.dumps(record, sort_keys=True).encode()], memo[1:].removesuffix(".cwasm"),
+        write_atomic(dfd, memo, [jsoncodec.dumps(record, sort_keys=True).encode()], memo[1:].removesuffix(".cwasm"),
                      sync=False)
 
 

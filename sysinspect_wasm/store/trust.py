@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from . import Untrusted
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def unsafe_reason(st: os.stat_result, what: str) -> str:
@@ -48,7 +51,7 @@ def _checked(fd: int, what: str, regular: bool) -> os.stat_result:
     return st
 
 
-def open_folder(folder: Path, create: bool) -> int:
+def open_folder(folder: str | os.PathLike[str], create: bool) -> int:
     """A descriptor of ``folder`` (made mode 0700 first when ``create``) that passes the test of trust.
 
     Raises ``OSError`` when it cannot be made or opened, and

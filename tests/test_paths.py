@@ -1,0 +1,28 @@
+"""sysinspect_wasm.paths spells paths as pathlib does: what a warm call shows an operator must not change."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sysinspect_wasm import paths
+
+PATHS = st.text(alphabet="/.ab", max_size=12)
+EDGES = ["", "/", "//", "///", "//a", "///a//b/", "a/", "./a", "a/./b", "a/../b", "/x/.wasm", "/x/a.b.wasm", "a.", ".a",
+         "a..b", "/a/b/..", "..", "./", "a//."]
+
+
+@pytest.mark.parametrize("path", EDGES)
+def test_the_edges_are_spelled_as_pathlib_spells_them(path: str) -> None:
+    pure = PurePosixPath(path)
+    assert (paths.pure(path), paths.name(path), paths.stem(path)) == (str(pure), pure.name, pure.stem)
+
+
+@given(PATHS, st.lists(PATHS, max_size=3))
+def test_any_path_is_spelled_as_pathlib_spells_it(path: str, parts: list[str]) -> None:
+    pure = PurePosixPath(path)
+    assert (paths.pure(path), paths.name(path), paths.stem(path)) == (str(pure), pure.name, pure.stem)
+    assert paths.join(path, *parts) == str(pure.joinpath(*parts))
