@@ -93,7 +93,7 @@ def differences(ours: object, theirs: object, where: str) -> list[str]:
 def test_each_function_is_declared_as_wasmtime_py_declares_it(name: str) -> None:
     theirs = getattr(_bindings, f"_{name}")
     restype, argtypes = native.SIGNATURES[name]
-    ours = ctypes.CFUNCTYPE(restype, *argtypes)  # type: ignore[arg-type]
+    ours = ctypes.CFUNCTYPE(restype, *argtypes)
     expected = ctypes.CFUNCTYPE(theirs.restype, *theirs.argtypes)
     assert differences(ours, expected, name) == []
     assert getattr(native.c, name).argtypes == argtypes

@@ -16,7 +16,6 @@ from .engine import DEFAULT_SETTINGS, EngineSettings, engine_for
 from .epoch import Interrupt
 from .program import Program, annotate, compile_module, memory_over_ceiling
 from .run import run_program
-from .traps import classify
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -176,6 +175,8 @@ class WasmtimeInstance(Instance):
             with clock.ticking():
                 return action()
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            from .traps import classify
+
             trap = interrupt.reason or classify(exc, self._program.guards, linking=linking)
             raise GuestTrap(annotate(self._program, trap)) from None
         finally:

@@ -61,7 +61,6 @@ from sysinspect_wasm.store.trust import open_folder, open_trusted
 
 from . import native
 from .program import Program, compile_module, layout_facts, restore_program, valid_facts
-from .traps import summary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -343,6 +342,8 @@ def _restore(handle: EngineHandle, name: str, data: bytes | Callable[[], bytes |
     try:
         module = _deserialize(handle, fd) if payload is None else native.deserialize(handle.native, payload)
     except native.WasmtimeError as exc:
+        from .traps import summary
+
         return _Attempt(problem=f"refused by wasmtime ({summary(str(exc))})")
     facts: LayoutFacts = manifest["layout"]
     return _Attempt(restore_program(handle, name, data, module, frozenset(manifest["guards"]), manifest["note"], facts))

@@ -132,9 +132,9 @@ class Memory(Structure):
 
 
 class ExternUnion(Union):
-    """``wasmtime_extern_union_t``: the members a run reads, and its full size (24 bytes, as wasmtime-py's)."""
+    """``wasmtime_extern_union_t``: the members a run reads (``memory`` makes it as large as wasmtime-py's)."""
 
-    _fields_ = [("func", Func), ("memory", Memory), ("_whole", c_uint64 * 3)]
+    _fields_ = [("func", Func), ("memory", Memory)]
 
 
 class Extern(Structure):
@@ -186,7 +186,7 @@ NO_FINALIZER = Finalizer(0)
 """A null finalizer (ctypes takes no ``None`` for a function pointer argument)."""
 
 P = c_void_p
-SIGNATURES: dict[str, tuple[object, tuple[object, ...]]] = {
+SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
     # name: (result type, argument types), each as wasmtime-py declares it but for the opaque pointers
     "wasm_config_new": (P, ()),
     "wasmtime_config_strategy_set": (None, (P, c_uint8)),
@@ -252,25 +252,22 @@ SIGNATURES: dict[str, tuple[object, tuple[object, ...]]] = {
 
 
 class _Functions:
-    """The declared functions, as attributes (filled by :func:`_declare`)."""
+    """The declared functions, as attributes: each declared (looked up, typed) on its first use."""
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        raise AttributeError(f"{name} is not declared in {__name__}.SIGNATURES")
+        try:
+            restype, argtypes = SIGNATURES[name]
+        except KeyError:
+            raise AttributeError(f"{name} is not declared in {__name__}.SIGNATURES") from None
+        function = lib[name]
+        function.restype = restype
+        function.argtypes = argtypes
+        setattr(self, name, function)
+        return function
 
 
 lib = _load()
 c = _Functions()
-
-
-def _declare() -> None:
-    for name, (restype, argtypes) in SIGNATURES.items():
-        function = getattr(lib, name)
-        function.restype = restype
-        function.argtypes = argtypes
-        setattr(c, name, function)
-
-
-_declare()
 
 
 # -- errors and traps ----------------------------------------------------------------------------------------------

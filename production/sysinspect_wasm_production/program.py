@@ -12,7 +12,6 @@ import sys
 from sysinspect_wasm.errors import ModuleLoadError
 
 from .native import NativeModule
-from .traps import summary
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -224,6 +223,8 @@ def compile_module(handle: EngineHandle, name: str, data: bytes) -> Program:
     uninstrumented and :attr:`Program.note` says so.
     """
     import wasmtime
+
+    from .traps import summary
 
     this = sys.modules[__name__]  # the rewriter as a module attribute: imported on first use, replaceable in tests
     prepared: Instrumented = this.instrument(data)

@@ -31,7 +31,6 @@ from .hostbind import bind_host_api
 from .native import Extern, Instance, c
 from .output import CappedOutput
 from .program import START, Program, annotate, memory_over_ceiling
-from .traps import classify
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -151,6 +150,8 @@ class WasiRun:
             return None, self.interrupt.reason
         if isinstance(exc, native.WasmtimeError) and exc.exit_code is not None:
             return exc.exit_code, None
+        from .traps import classify  # only when the guest did not end well
+
         return None, classify(exc, self.program.guards, linking=linking)
 
     def _execute(self) -> Outcome:

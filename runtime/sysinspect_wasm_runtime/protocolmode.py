@@ -17,8 +17,6 @@ import gc
 import os
 import sys
 
-from sysinspect_wasm.usage import PROG
-
 # Every module this one imports is paid by every call: contextlib and typing are not among them (the suppressions
 # below are written out, and TYPE_CHECKING is the constant mypy knows).
 TYPE_CHECKING = False
@@ -152,6 +150,8 @@ def _read_stdin() -> bytes:
     if stream is None:
         return b""
     if stream.isatty():
+        from sysinspect_wasm.usage import PROG  # only at a terminal
+
         sys.stderr.write(f"{PROG}: reading a JSON request from standard input (end it with Ctrl-D; see {PROG} --help)\n")
     raw: bytes = stream.read(MAX_REQUEST_BYTES + 1)
     if len(raw) > MAX_REQUEST_BYTES:
