@@ -22,16 +22,14 @@ Usage: python bench/python_versions_bench.py [--repeat N] [--module PATH] [--bun
 
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from cache_bench import Series, pick_module, timed
-from launcher_bench import SYSTEM_PATH, TARGET, sync
+from launcher_bench import SYSTEM_PATH, TARGET, arguments, sync, the_bundle
 
 from sysinspect_wasm.store.memo import SETTLE_NS
 
@@ -44,21 +42,11 @@ def pyenv_python(minor: int) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--repeat", type=int, default=21, help="measured calls of each kind (default 21)")
-    parser.add_argument("--module", help="the module to call (default: the Go osrelease corpus module)")
-    parser.add_argument("--bundle", help="a bundle already built (default: build one for linux-x86_64)")
-    ns = parser.parse_args(argv)
+    ns = arguments(__doc__, argv)
     module = pick_module(ns.module)
     with tempfile.TemporaryDirectory(prefix="python-versions-bench-") as work:
         top = Path(work)
-        bundle = Path(ns.bundle) if ns.bundle else top / "bundle"
-        if not ns.bundle:
-            runtime = Path(sys.executable).with_name("wasm-runtime")
-            done = subprocess.run([str(runtime), "bundle", "--output", str(bundle), "--target", TARGET],
-                                  capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise SystemExit(f"wasm-runtime bundle failed:\n{done.stderr}")
+        bundle = the_bundle(ns.bundle, top)
         sharelib = top / "sharelib"
         launcher = sync(bundle, sharelib, module)
         request = json.dumps({"arguments": {"rt.mod": module.name[: -len(".wasm")], "key": "VERSION"},
