@@ -59,22 +59,34 @@ def sync(bundle: Path, sharelib: Path, module: Path) -> Path:
     return launcher
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+def arguments(doc: str | None, argv: list[str] | None) -> argparse.Namespace:
+    """The options every launcher benchmark takes: --repeat, --module, --bundle."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
     parser.add_argument("--repeat", type=int, default=21, help="measured calls of each kind (default 21)")
     parser.add_argument("--module", help="the module to call (default: the Go osrelease corpus module)")
     parser.add_argument("--bundle", help="a bundle already built (default: build one for linux-x86_64)")
-    ns = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def the_bundle(given: str | None, top: Path) -> Path:
+    """The bundle given with --bundle, else one built into ``top`` for linux-x86_64 by this environment's runtime."""
+    if given:
+        return Path(given)
+    bundle = top / "bundle"
+    done = subprocess.run([str(Path(sys.executable).with_name("wasm-runtime")), "bundle", "--output", str(bundle),
+                           "--target", TARGET], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"wasm-runtime bundle failed:\n{done.stderr}")
+    return bundle
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = arguments(__doc__, argv)
     module = pick_module(ns.module)
     pip_runtime = Path(sys.executable).with_name("wasm-runtime")
     with tempfile.TemporaryDirectory(prefix="launcher-bench-") as work:
         top = Path(work)
-        bundle = Path(ns.bundle) if ns.bundle else top / "bundle"
-        if not ns.bundle:
-            done = subprocess.run([str(pip_runtime), "bundle", "--output", str(bundle), "--target", TARGET],
-                                  capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise SystemExit(f"wasm-runtime bundle failed:\n{done.stderr}")
+        bundle = the_bundle(ns.bundle, top)
         sharelib = top / "sharelib"
         launcher = sync(bundle, sharelib, module)
         module_id = module.name[: -len(".wasm")]

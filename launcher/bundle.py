@@ -16,9 +16,10 @@ there its master does not list (5.2). So the bundle is:
     (:func:`sysinspect_wasm_runtime.manual.spec_document`).
 ``DIR/lib/runtime/wasm-runtime/<version>/``
     ``boot.py``; ``python/``: this runtime's packages and pywasm, with their
-    bytecode; ``wasmtime/``: wasmtime-py with the native library of each
+    bytecode; ``wasmtime/``: wasmtime-py with the glibc native library of each
     target that has a wheel (wasmtime-py looks for ``linux-<machine>/``, so
-    one package serves them all). Versioned, so that a launcher never runs
+    one package serves them all); ``wasmtime-musl/``: the same with the musl
+    builds (boot.py puts the one matching the interpreter on the path). Versioned, so that a launcher never runs
     another version's tree while a new one is rolled out.
 ``DIR/REGISTER.md``
     the SysMaster commands.
@@ -55,6 +56,8 @@ from pathlib import Path
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.usage import PROG as RUNTIME_PROG
 
+from .boot import ENGINE_ROOTS, c_library
+
 PROG = f"{RUNTIME_PROG} bundle"
 HERE = Path(__file__).resolve().parent
 LAUNCHER_SOURCE = HERE / "wasm-runtime.c"
@@ -84,7 +87,10 @@ class Target:
     """The architecture Sysinspect files it under."""
     os: str
     wheel_platform: str | None
-    """pip's ``--platform`` for its wasmtime wheel; ``None``: no wheel exists, the target runs pywasm."""
+    """pip's ``--platform`` for its glibc (manylinux) wasmtime wheel; ``None``: no wheel exists, the target runs
+    pywasm."""
+    musl_platform: str | None
+    """pip's ``--platform`` for its musl (musllinux) wasmtime wheel (Alpine and other musl systems)."""
     native_dir: str | None
     """Where wasmtime-py looks for its library on this target (``wasmtime/<native_dir>/_libwasmtime.so``)."""
     static: bool = True
@@ -92,16 +98,20 @@ class Target:
 
 TARGETS = {
     t.name: t for t in (
-        Target("linux-x86_64", "x86_64-linux-musl", 62, "x86_64", "linux", "manylinux2014_x86_64", "linux-x86_64"),
-        Target("linux-arm64", "aarch64-linux-musl", 183, "arm64", "linux", "manylinux2014_aarch64", "linux-aarch64"),
-        Target("linux-arm", "arm-linux-musleabihf", 40, "arm", "linux", None, None),
-        Target("linux-riscv", "riscv64-linux-musl", 243, "riscv", "linux", None, None),
+        Target("linux-x86_64", "x86_64-linux-musl", 62, "x86_64", "linux", "manylinux2014_x86_64",
+               "musllinux_1_2_x86_64", "linux-x86_64"),
+        Target("linux-arm64", "aarch64-linux-musl", 183, "arm64", "linux", "manylinux2014_aarch64",
+               "musllinux_1_2_aarch64", "linux-aarch64"),
+        Target("linux-arm", "arm-linux-musleabihf", 40, "arm", "linux", None, None, None),
+        Target("linux-riscv", "riscv64-linux-musl", 243, "riscv", "linux", None, None, None),
         # FreeBSD's libc is only linked dynamically; zig marks the file with a note, not EI_OSABI, and a SysMaster
         # reads EI_OSABI (or section names): the bundle brands it (EI_OSABI 9), as FreeBSD's brandelf does.
-        Target("freebsd-x86_64", "x86_64-freebsd", 62, "x86_64", "freebsd", None, None, static=False),
+        Target("freebsd-x86_64", "x86_64-freebsd", 62, "x86_64", "freebsd", None, None, None, static=False),
     )
 }
 DEFAULT_TARGETS = ("linux-x86_64", "linux-arm64", "linux-arm", "linux-riscv")
+LIBCS = tuple(ENGINE_ROOTS)
+"""The C libraries the tree carries wasmtime's native library for: boot.py puts the matching root on the path."""
 ELFOSABI_FREEBSD = 9
 
 
@@ -198,26 +208,35 @@ def installed_version(name: str, why: str) -> str:
         raise BundleError(f"{name} is not installed in {sys.executable}'s environment: {why}") from None
 
 
-def native_library(target: Target, version: str, wheel_dir: Path | None, cache: Path) -> bytes:
-    """The bytes of ``_libwasmtime.so`` for ``target``: from the installed package when it is this machine's,
-    else from the target's wheel of the same version (``wheel_dir``, or downloaded with pip into ``cache``)."""
-    assert target.wheel_platform is not None and target.native_dir is not None
+def platform_of(target: Target, libc: str) -> str:
+    """pip's ``--platform`` of ``target``'s wasmtime wheel for the C library ``libc``."""
+    platform = target.wheel_platform if libc == "glibc" else target.musl_platform
+    assert platform is not None, (target.name, libc)
+    return platform
+
+
+def native_library(target: Target, libc: str, version: str, wheel_dir: Path | None, cache: Path) -> bytes:
+    """The bytes of ``_libwasmtime.so`` for ``target`` and the C library ``libc``: from the installed package when
+    it is this machine's (this interpreter's architecture and C library), else from the target's wheel of the
+    same version (``wheel_dir``, or downloaded with pip into ``cache``)."""
+    assert target.native_dir is not None
+    platform = platform_of(target, libc)
     installed = package_dir("wasmtime") / target.native_dir / "_libwasmtime.so"
-    if installed.is_file():
+    if installed.is_file() and c_library() == libc:
         return installed.read_bytes()
-    wheel = _find_wheel(wheel_dir or cache, version, target)
+    wheel = _find_wheel(wheel_dir or cache, version, platform)
     if wheel is None and wheel_dir is not None:
-        raise BundleError(f"no wasmtime {version} wheel for {target.wheel_platform} in {wheel_dir}; fetch it with: "
-                          f"pip download --only-binary=:all: --platform {target.wheel_platform} --no-deps "
+        raise BundleError(f"no wasmtime {version} wheel for {platform} in {wheel_dir}; fetch it with: "
+                          f"pip download --only-binary=:all: --platform {platform} --no-deps "
                           f"wasmtime=={version} -d {wheel_dir}")
     if wheel is None:
-        say(f"bundle: downloading the wasmtime {version} wheel for {target.name} ({target.wheel_platform})")
+        say(f"bundle: downloading the wasmtime {version} wheel for {target.name}, {libc} ({platform})")
         done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-                               "--only-binary=:all:", "--platform", target.wheel_platform, "--no-deps",
+                               "--only-binary=:all:", "--platform", platform, "--no-deps",
                                f"wasmtime=={version}", "-d", str(cache)], capture_output=True, text=True, check=False)
-        wheel = _find_wheel(cache, version, target)
+        wheel = _find_wheel(cache, version, platform)
         if done.returncode != 0 or wheel is None:
-            raise BundleError(f"cannot download the wasmtime {version} wheel for {target.wheel_platform} "
+            raise BundleError(f"cannot download the wasmtime {version} wheel for {platform} "
                               f"({done.stderr.strip().splitlines()[-1:] or 'no wheel'}); download it elsewhere "
                               f"and give its folder with --wheel-dir")
     member = f"wasmtime/{target.native_dir}/_libwasmtime.so"
@@ -228,13 +247,16 @@ def native_library(target: Target, version: str, wheel_dir: Path | None, cache: 
             raise BundleError(f"{wheel.name} holds no {member}") from None
 
 
-def _find_wheel(folder: Path, version: str, target: Target) -> Path | None:
-    machine = (target.wheel_platform or "").split("_", 1)[1]
+def _find_wheel(folder: Path, version: str, platform: str) -> Path | None:
+    """The wheel of wasmtime ``version`` in ``folder`` with a tag of ``platform``'s family (manylinux or
+    musllinux) and machine."""
+    family, machine = platform.split("_", 1)[0].rstrip("0123456789"), platform.split("_")[-1]
+    machine = "x86_64" if platform.endswith("x86_64") else machine
     if not folder.is_dir():
         return None
     for path in sorted(folder.glob(f"wasmtime-{version}-*.whl")):
         tags = path.name[: -len(".whl")].split("-")[-1]
-        if any(tag.startswith("manylinux") and tag.endswith("_" + machine) for tag in tags.split(".")):
+        if any(tag.startswith(family) and tag.endswith("_" + machine) for tag in tags.split(".")):
             return path
     return None
 
@@ -318,14 +340,18 @@ def library_tree(version: str, targets: list[Target], wheel_dir: Path | None, ca
     if native:
         engine = installed_version("wasmtime", "the bundle takes wasmtime-py's Python part from the installed "
                                    "package and pins the other targets' wheels to its version")
-        for path, relative in python_files(package_dir("wasmtime")):
-            add_python(tree, f"{top}/wasmtime", path.read_bytes(), relative)
         folder, metadata = dist_info("wasmtime")
-        tree.add(f"{top}/wasmtime/{folder}/METADATA", metadata)
-        for target in native:
-            assert target.native_dir is not None
-            tree.add(f"{top}/wasmtime/wasmtime/{target.native_dir}/_libwasmtime.so",
-                     native_library(target, engine, wheel_dir, cache))
+        sources = [(path.read_bytes(), relative) for path, relative in python_files(package_dir("wasmtime"))]
+        # one root per C library, each a whole wasmtime-py: it loads its library from beside its own _ffi.py
+        for libc in LIBCS:
+            root = f"{top}/{ENGINE_ROOTS[libc]}"
+            for source, relative in sources:
+                add_python(tree, root, source, relative)
+            tree.add(f"{root}/{folder}/METADATA", metadata)
+            for target in native:
+                assert target.native_dir is not None
+                tree.add(f"{root}/wasmtime/{target.native_dir}/_libwasmtime.so",
+                         native_library(target, libc, engine, wheel_dir, cache))
     tree.check_sync_names()
     return tree
 
@@ -360,7 +386,8 @@ def register_text(version: str, targets: list[Target]) -> str:
         "| --- | --- |",
     ]
     for target in targets:
-        engine = "wasmtime (native code), pywasm" if target.wheel_platform else "pywasm only (no wasmtime wheel)"
+        engine = ("wasmtime (native code; glibc and musl builds), pywasm" if target.wheel_platform
+                  else "pywasm only (no wasmtime wheel)")
         lines.append(f"| {target.name} | {engine} |")
     return "\n".join(lines) + "\n"
 

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from product import Product, make_product
 
 from sysinspect_wasm import Backend, BackendUnavailable, get_backend
 from sysinspect_wasm.backends import BACKEND_NAMES
@@ -37,3 +38,11 @@ def load_backend(name: str) -> Backend:
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """Each backend in turn."""
     yield load_backend(request.param)
+
+
+@pytest.fixture(scope="session")
+def product() -> Iterator[Product]:
+    """The sdist and wheel built once per session, the wheel installed into a fresh environment (tests/product.py)."""
+    built = make_product()
+    yield built
+    shutil.rmtree(built.venv.parent, ignore_errors=True)

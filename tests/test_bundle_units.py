@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
+import struct
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sysinspect_wasm_runtime.manual import MANUAL, spec_document, to_yaml
@@ -57,3 +61,103 @@ def test_elf_machine_reads_the_header() -> None:
     assert bundle.elf_machine(bytes(header)) == 183
     assert bundle.elf_machine(b"#!/usr/bin/env python3\n" + bytes(40)) is None
     assert set(bundle.DEFAULT_TARGETS) == {"linux-x86_64", "linux-arm64", "linux-arm", "linux-riscv"}
+
+
+# -- boot.py: which native library, where bytecode may be kept ----------------------------------------------------
+
+boot = importlib.import_module("sysinspect_wasm_launcher.boot")
+
+
+def elf_with_interpreter(interpreter: bytes, wide: bool = True) -> bytes:
+    """A minimal ELF executable header whose one program header is PT_INTERP naming ``interpreter``."""
+    if wide:
+        header = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, 0, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+        offset = 64 + 56
+        program = struct.pack("<IIQQQQQQ", 3, 4, offset, 0, 0, len(interpreter) + 1, len(interpreter) + 1, 1)
+    else:
+        header = b"\x7fELF\x01\x01\x01" + bytes(9) + struct.pack("<HHIIIIIHHHHHH", 2, 40, 1, 0, 52, 0, 0, 52, 32, 1, 0, 0, 0)
+        offset = 52 + 32
+        program = struct.pack("<IIIIIIII", 3, offset, 0, 0, len(interpreter) + 1, len(interpreter) + 1, 4, 1)
+    return header + program + interpreter + b"\0"
+
+
+def no_gnu_confstr(name: str) -> str | None:
+    """A test double of os.confstr as musl's Python has it: CS_GNU_LIBC_VERSION is no name it knows."""
+    raise ValueError(f"unrecognized configuration name {name}")
+
+
+def test_the_c_library_of_the_interpreter_picks_the_native_library(tmp_path: Path) -> None:
+    musl = tmp_path / "python-musl"
+    musl.write_bytes(elf_with_interpreter(b"/lib/ld-musl-x86_64.so.1"))
+    arm = tmp_path / "python-musl-arm"
+    arm.write_bytes(elf_with_interpreter(b"/lib/ld-musl-armhf.so.1", wide=False))
+    glibc = tmp_path / "python-glibc"
+    glibc.write_bytes(elf_with_interpreter(b"/lib64/ld-linux-x86-64.so.2"))
+    static = tmp_path / "python-static"
+    static.write_bytes(b"#!/bin/sh\n")
+    assert boot.c_library() == "glibc"  # this machine's interpreter (Debian: glibc), by confstr
+    assert boot.elf_interpreter(sys.executable).startswith("/lib")  # and its real ELF header is read too
+    assert boot.c_library(str(musl), no_gnu_confstr) == "musl"
+    assert boot.c_library(str(arm), no_gnu_confstr) == "musl"
+    assert boot.c_library(str(glibc), no_gnu_confstr) == "glibc"
+    assert boot.c_library(str(static), no_gnu_confstr) == ""
+    assert boot.c_library(str(tmp_path / "missing"), no_gnu_confstr) == ""
+
+    tree = tmp_path / "tree"
+    for root, native in (("wasmtime", "linux-x86_64"), ("wasmtime", "linux-aarch64"), ("wasmtime-musl", "linux-x86_64")):
+        (tree / root / "wasmtime" / native).mkdir(parents=True)
+        (tree / root / "wasmtime" / native / "_libwasmtime.so").write_bytes(b"\x7fELF")
+    assert boot.engine_path(str(tree), "linux-x86_64", "glibc") == str(tree / "wasmtime")
+    assert boot.engine_path(str(tree), "linux-x86_64", "musl") == str(tree / "wasmtime-musl")
+    assert boot.engine_path(str(tree), "linux-arm64", "glibc") == str(tree / "wasmtime")
+    assert boot.engine_path(str(tree), "linux-arm64", "musl") is None  # not in this tree: pywasm, not a wrong library
+    assert boot.engine_path(str(tree), "linux-x86_64", "") is None  # an unknown C library: never guess
+    assert boot.engine_path(str(tree), "linux-riscv", "glibc") is None
+
+
+def test_the_bytecode_folder_follows_the_cache_s_folder_rule() -> None:
+    env = {"HOME": "/root"}
+    assert boot.bytecode_base(0, env) == "/root/.cache/sysinspect-wasm"
+    assert boot.bytecode_base(0, {**env, "XDG_CACHE_HOME": "/srv/cache"}) == "/srv/cache/sysinspect-wasm"
+    assert boot.bytecode_base(65534, env) == "/var/tmp/sysinspect-wasm-65534"  # root's HOME is not this uid's
+    assert boot.bytecode_base(0, {}) == "/var/tmp/sysinspect-wasm-0"
+    assert boot.bytecode_base(65534, {"SYSINSPECT_WASM_CACHE_DIR": "/srv/w"}) == "/srv/w"
+    assert boot.bytecode_base(0, {"SYSINSPECT_WASM_CACHE_DIR": "relative", **env}) == "/root/.cache/sysinspect-wasm"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives folders to another uid: needs root")
+def test_bytecode_is_kept_only_where_no_other_user_can_write(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    top.mkdir(mode=0o755)
+    top.chmod(0o755)
+    tmp_path.chmod(0o755)
+    env = {"SYSINSPECT_WASM_CACHE_DIR": str(top / "cache")}
+    folder, problem = boot.bytecode_folder(0, env)
+    assert (folder, problem) == (str(top / "cache" / "bytecode"), "")
+    st = os.stat(folder)
+    assert (st.st_uid, st.st_mode & 0o777, os.stat(top / "cache").st_mode & 0o777) == (0, 0o700, 0o700)
+    os.chmod(folder, 0o755)
+    assert "mode 0700" in boot.bytecode_folder(0, env)[1]
+    os.chmod(folder, 0o700)
+    os.chown(folder, 65534, 65534)
+    assert "uid 0" in boot.bytecode_folder(0, env)[1]  # another uid's folder: it could have put code there
+    os.chown(folder, 0, 0)
+    top.chmod(0o777)  # a folder above it that others can write: they could swap the whole tree
+    assert "writable by other users" in boot.bytecode_folder(0, env)[1]
+    top.chmod(0o1777)  # unless sticky, as /var/tmp is: then no one but the owner may rename or remove in it
+    assert boot.bytecode_folder(0, env) == (folder, "")
+    os.chown(top, 65534, 65534)
+    assert "belongs to uid 65534" in boot.bytecode_folder(0, env)[1]
+    os.chown(top, 0, 0)
+    link = tmp_path / "link"
+    link.symlink_to(top / "cache" / "bytecode")
+    assert "not a folder" in boot.untrusted_reason(str(link), 0)  # never through a symlink
+
+
+def test_a_python_with_bytecode_in_the_tree_keeps_it(tmp_path: Path) -> None:
+    tag = sys.implementation.cache_tag
+    (tmp_path / "python" / "sysinspect_wasm" / "__pycache__").mkdir(parents=True)
+    assert not boot.ships_bytecode(str(tmp_path), tag)
+    (tmp_path / "python" / "sysinspect_wasm" / "__pycache__" / f"__init__.{tag}.pyc").write_bytes(b"")
+    assert boot.ships_bytecode(str(tmp_path), tag) and not boot.ships_bytecode(str(tmp_path), "cpython-399")
+    assert not boot.ships_bytecode(str(tmp_path), None)

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 from conftest import load_backend
+from sysinspect_wasm_differential.filesystem import PROBE
 
 from sysinspect_wasm import Module, Preopen, RunSpec
 from sysinspect_wasm.backends import BACKEND_NAMES
-
-PROBE = Path(__file__).parent / "guests" / "fsprobe.wasm"
 
 # command -> wasmtime's answer, with /sandbox (writable) and /ro (read-only) preopened;
 # "ok dir *": a directory whose size depends on the host filesystem

@@ -22,7 +22,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,10 +30,10 @@ from typing import Any
 
 import pytest
 from minion import FSIZE_LIMIT, NOBODY, minion_env, minion_spawn
+from product import Product
 
 pytestmark = pytest.mark.slow
 
-RUNTIME = Path(sys.executable).with_name("wasm-runtime")
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "lib" / "runtime" / "wasm"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 ALL_TARGETS = ("linux-x86_64", "linux-arm64", "linux-arm", "linux-riscv", "freebsd-x86_64")
@@ -45,9 +44,8 @@ MODULES = ("osrelease-go", "osrelease-c", "osrelease-rust", "headerinfo-c", "tex
            "hostview-c")
 PRIVATE = Path("/var/tmp") / f"sysinspect-wasm-{NOBODY}"
 
-if os.geteuid() != 0 or not SYSTEM_PYTHON.exists() or not RUNTIME.exists():
-    pytest.skip("plays a root minion: needs root, a system /usr/bin/python3 and the installed wasm-runtime",
-                allow_module_level=True)
+if os.geteuid() != 0 or not SYSTEM_PYTHON.exists():
+    pytest.skip("plays a root minion: needs root and a system /usr/bin/python3", allow_module_level=True)
 
 
 def project_version() -> str:
@@ -67,8 +65,8 @@ def os_release(key: str) -> str:
 # -- the SysMaster (5.1) ------------------------------------------------------------
 
 
-def build(output: Path, *targets: str) -> None:
-    done = subprocess.run([str(RUNTIME), "bundle", "--output", str(output), *(a for t in targets for a in ("--target", t))],
+def build(runtime: Path, output: Path, *targets: str) -> None:
+    done = subprocess.run([str(runtime), "bundle", "--output", str(output), *(a for t in targets for a in ("--target", t))],
                           capture_output=True, text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stderr
     assert "sysinspect module -A --path ./lib -l" in done.stdout
@@ -76,10 +74,11 @@ def build(output: Path, *targets: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def bundle() -> Iterator[Path]:
-    """Every target's launcher and the library tree, built once."""
+def bundle(product: Product) -> Iterator[Path]:
+    """Every target's launcher and the library tree, built once by the ``wasm-runtime bundle`` of the product:
+    the wheel installed into a fresh environment (tests/product.py), not the checkout."""
     top = Path(tempfile.mkdtemp(prefix="sysinspect-bundle-"))
-    build(top / "bundle", *ALL_TARGETS)
+    build(product.runtime, top / "bundle", *ALL_TARGETS)
     yield top / "bundle"
     shutil.rmtree(top, ignore_errors=True)
 
@@ -162,10 +161,25 @@ def test_the_launchers_pass_the_sysmaster_s_registration_rules(bundle: Path) -> 
     assert "module: wasm.osrelease-go" in (bundle / "linux-x86_64" / "wasm-runtime.spec").read_text()
 
 
+def c_library_needed(library: bytes) -> str:
+    """The C library a shared library names in its dynamic strings: glibc's ``libc.so.6`` or musl's ``libc.so``."""
+    if b"libc.so.6\0" in library:
+        return "glibc"
+    return "musl" if b"\0libc.so\0" in library else "unknown"
+
+
 def test_foreign_payloads_carry_the_right_engine(bundle: Path) -> None:
-    tree = bundle / "lib" / "runtime" / "wasm-runtime" / project_version() / "wasmtime" / "wasmtime"
-    libraries = {p.parent.name: elf_facts(p.read_bytes())["machine"] for p in tree.glob("*/_libwasmtime.so")}
-    assert libraries == {"linux-x86_64": 62, "linux-aarch64": 183}  # arm and riscv: no wheel, pywasm only
+    top = bundle / "lib" / "runtime" / "wasm-runtime" / project_version()
+    libraries = {}
+    for root in ("wasmtime", "wasmtime-musl"):
+        for path in (top / root / "wasmtime").glob("*/_libwasmtime.so"):
+            data = path.read_bytes()
+            libraries[f"{root}/{path.parent.name}"] = (elf_facts(data)["machine"], c_library_needed(data))
+        assert (top / root / "wasmtime" / "_ffi.py").is_file()  # each root a whole wasmtime-py, beside its libraries
+    # arm and riscv: no wheel, pywasm only
+    assert libraries == {"wasmtime/linux-x86_64": (62, "glibc"), "wasmtime/linux-aarch64": (183, "glibc"),
+                         "wasmtime-musl/linux-x86_64": (62, "musl"), "wasmtime-musl/linux-aarch64": (183, "musl")}
+    tree = top / "wasmtime" / "wasmtime"
     boot = (tree.parents[1] / "boot.py").read_text()
     assert '"linux-arm64": "linux-aarch64"' in boot and "linux-riscv" not in boot and '"linux-arm"' not in boot
     assert (tree.parents[1] / "python" / "pywasm" / "core.py").is_file()
@@ -396,7 +410,7 @@ def pyenv_python(minor: str) -> Path:
 
 def test_the_launcher_takes_the_newest_python_and_runs_on_it(sharelib: Sharelib) -> None:
     """python3.13 before python3.12 before the system's python3.11, on PATH before /usr/bin: and the runtime
-    runs on 3.13 (without bytecode for it: the sources are compiled in memory, nothing is written)."""
+    runs on 3.13 (its bytecode goes to root's own cache folder, never into the synced tree)."""
     newer = Path(tempfile.mkdtemp(prefix="sysinspect-pythons-"))
     try:
         for minor in ("12", "13"):
@@ -407,7 +421,7 @@ def test_the_launcher_takes_the_newest_python_and_runs_on_it(sharelib: Sharelib)
         answer = call(sharelib, model_call("wasm.osrelease-go", {"key": "ID"}, ["nohello"]),
                       env=minion_env(PATH=f"{newer}:{minion_env()['PATH']}"))
         assert answer["retcode"] == 0 and answer["data"]["ID"] == os_release("ID"), answer
-        assert {p for p in sharelib.files() - before if not p.name.endswith(".cwasm")} == set()  # no bytecode
+        assert {p for p in sharelib.files() - before if not p.name.endswith(".cwasm")} == set()  # no bytecode here
     finally:
         shutil.rmtree(newer, ignore_errors=True)
 
@@ -447,22 +461,25 @@ def test_without_its_library_tree_the_launcher_says_what_to_publish(bundle: Path
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_an_offline_build_takes_the_wheels_from_a_folder_and_is_the_same_bundle(bundle: Path, tmp_path: Path) -> None:
+def test_an_offline_build_takes_the_wheels_from_a_folder_and_is_the_same_bundle(bundle: Path, product: Product,
+                                                                                 tmp_path: Path) -> None:
     """Built again, offline and in another folder, the bundle is the fixture's byte for byte: it is reproducible
     (no build path, time or order in it)."""
     from importlib.metadata import version
 
     wheels = tmp_path / "wheels"
     wheels.mkdir()
-    done = subprocess.run([str(RUNTIME), "bundle", "--output", str(tmp_path / "b"), "--target", "linux-arm64",
+    done = subprocess.run([str(product.runtime), "bundle", "--output", str(tmp_path / "b"), "--target", "linux-arm64",
                            "--wheel-dir", str(wheels)], capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 1 and "no wasmtime" in done.stderr and "pip download" in done.stderr, done.stderr
     launcher_bundle = importlib.import_module("sysinspect_wasm_launcher.bundle")
-    cached = sorted(launcher_bundle.wheel_cache().glob(f"wasmtime-{version('wasmtime')}-*aarch64*.whl"))
-    assert cached, "the bundle fixture downloaded the aarch64 wheel into the operator's cache"
-    shutil.copy(cached[0], wheels)
+    cached = sorted(launcher_bundle.wheel_cache().glob(f"wasmtime-{version('wasmtime')}-*.whl"))
+    # the fixture downloaded three: aarch64 for glibc, x86_64 and aarch64 for musl (x86_64 glibc is installed)
+    assert len(cached) >= 3, f"the bundle fixture downloaded the foreign wheels into the operator's cache: {cached}"
+    for wheel in cached:
+        shutil.copy(wheel, wheels)
     build_args = ("--wheel-dir", str(wheels), *(a for t in ALL_TARGETS for a in ("--target", t)))
-    done = subprocess.run([str(RUNTIME), "bundle", "--output", str(tmp_path / "b"), *build_args],
+    done = subprocess.run([str(product.runtime), "bundle", "--output", str(tmp_path / "b"), *build_args],
                           capture_output=True, text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stderr
     assert launcher_bundle.digest_tree(tmp_path / "b") == launcher_bundle.digest_tree(bundle)
@@ -578,3 +595,91 @@ def test_without_any_python_the_launcher_answers_itself(sharelib: Sharelib, tmp_
         assert "PATH=" in message, message
     finally:
         shutil.rmtree(empty, ignore_errors=True)
+
+
+# -- every Python a minion may have ---------------------------------------------------------------------------------
+
+
+def pycs(folder: Path) -> dict[Path, int]:
+    """Every bytecode file under ``folder`` and its mtime in ns."""
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*.pyc")} if folder.is_dir() else {}
+
+
+@pytest.mark.parametrize("uid", [0, NOBODY], ids=["root", "nobody"])
+@pytest.mark.parametrize("minor", ["11", "12", "13"])
+def test_every_python_a_minion_may_have_runs_the_synced_tree(sharelib: Sharelib, minor: str, uid: int) -> None:
+    """The launcher on Python 3.11 (the system's: the tree carries its bytecode), 3.12 and 3.13 (pyenv's: no
+    bytecode in the tree), as root and as uid 65534 with root's HOME, under the minion's umask and RLIMIT_FSIZE.
+
+    Each call runs in a private mount namespace whose ``/root`` is a fresh folder holding only a view of
+    ``/root/.pyenv`` (uid 65534 cannot enter the real ``/root``, where pyenv keeps its Pythons): so root's own
+    cache folder is a fresh one too. The bytecode of a Python the tree does not carry goes to the uid's cache
+    folder (root: ``~/.cache/sysinspect-wasm/bytecode``; another uid: ``/var/tmp/sysinspect-wasm-<uid>/bytecode``),
+    mode 0700, written by the first call, read and not rewritten by the next, never into the synced tree, and
+    written anew for sources a sync rewrote."""
+    if minor == "11":
+        python = SYSTEM_PYTHON
+    else:
+        python = pyenv_python(minor)
+        assert python.is_relative_to(PYENV.parent.parent), python  # under /root: the view below makes it reachable
+    view = Path(tempfile.mkdtemp(prefix="sysinspect-root-view-"))
+    view.chmod(0o755)
+    (view / ".pyenv").mkdir()
+    pythons = view / "pythons"
+    pythons.mkdir(mode=0o755)
+    pythons.chmod(0o755)
+    if minor != "11":
+        (pythons / f"python3.{minor}").symlink_to(python)
+    bytecode = (view / ".cache" / "sysinspect-wasm" / "bytecode") if uid == 0 else PRIVATE / "bytecode"
+    shutil.rmtree(PRIVATE / "bytecode", ignore_errors=True)
+    launcher = sharelib.root / "modules" / "runtime" / "wasm"
+    env = minion_env(PATH=f"/root/pythons:{minion_env()['PATH']}")
+
+    def spawn(*args: str) -> list[str]:
+        """The command: into a mount namespace with the view over /root, then down to ``uid``, then the launcher."""
+        script = (f"mount --bind /root/.pyenv {view / '.pyenv'} && mount --rbind {view} /root && exec setpriv "
+                  f"--reuid={uid} --regid={uid} --clear-groups --no-new-privs {launcher} {' '.join(args)}")
+        return ["unshare", "-m", "/bin/sh", "-c", script]
+
+    try:
+        engines = subprocess.run(spawn("engines", "--json"), capture_output=True, text=True, env=env, cwd="/",
+                                 timeout=300, preexec_fn=minion_spawn(), check=False)
+        assert engines.returncode == 0, engines.stderr
+        found = json.loads(engines.stdout)
+        assert found["python"]["version"].startswith(f"3.{minor}."), found
+        assert found["auto"] == "wasmtime", found
+        assert found["engines"]["wasmtime"]["library"] == str(
+            sharelib.root / "lib" / "runtime" / "wasm-runtime" / project_version() / "wasmtime" / "wasmtime"
+            / "linux-x86_64" / "_libwasmtime.so"), found  # the glibc build, for this glibc interpreter
+
+        state = model_call("wasm.osrelease-go", {"key": "ID"}, ["nohello"])
+        before = sharelib.files()
+        first = call(sharelib, state, command=spawn(), env=env)
+        assert first["retcode"] == 0 and first["data"]["ID"] == os_release("ID") and "warning" not in first, first
+        written = pycs(bytecode)
+        tree = bytecode / str(sharelib.root).lstrip("/") / "lib" / "runtime" / "wasm-runtime" / project_version()
+        ours = [p for p in written if p.is_relative_to(tree)]
+        if minor == "11":
+            assert not ours, ours  # the tree's own bytecode serves 3.11
+        else:
+            assert any(p.name == f"protocolmode.cpython-3{minor}.pyc" for p in ours), sorted(written)[:5]
+            assert any("wasmtime" in p.parts and p.name.startswith("_bindings.") for p in ours)
+            st = bytecode.stat()
+            assert (st.st_uid, st.st_mode & 0o777) == (uid, 0o700)
+            assert all(p.stat().st_uid == uid for p in ours)
+        second = call(sharelib, state, command=spawn(), env=env)
+        assert second["data"] == first["data"], second
+        assert pycs(bytecode) == written  # read, not rewritten
+        assert {p for p in sharelib.files() - before if not p.name.endswith(".cwasm")} == set()  # nothing in the tree
+
+        if minor != "11":  # a sync writes every file anew: new mtimes, so the bytecode of each is made again
+            sources = sorted((sharelib.root / "lib" / "runtime" / "wasm-runtime").rglob("protocolmode.py"))
+            for source in sources:
+                os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 10**9))
+            third = call(sharelib, state, command=spawn(), env=env)
+            assert third["data"] == first["data"], third
+            changed = [p for p, mtime in pycs(bytecode).items() if written.get(p) != mtime]
+            assert [p.name for p in changed] == [f"protocolmode.cpython-3{minor}.pyc"], changed
+    finally:
+        shutil.rmtree(view, ignore_errors=True)
+        shutil.rmtree(PRIVATE / "bytecode", ignore_errors=True)

@@ -10,7 +10,6 @@ bundle`` is the one allowed upward step, and only from inside a function.
 from __future__ import annotations
 
 import ast
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +48,13 @@ class Import:
 
 
 def package_dirs() -> dict[str, Path]:
-    """Package name -> its folder, as pyproject.toml installs them."""
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    dirs: dict[str, str] = config["tool"]["setuptools"]["package-dir"]
-    return {name: ROOT / folder for name, folder in dirs.items()}
+    """Package name -> its folder, as setup.py's ``ROOTS`` installs them (read as a literal, not run)."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ROOTS" for t in node.targets):
+            dirs: dict[str, str] = ast.literal_eval(node.value)
+            return {name: ROOT / folder for name, folder in dirs.items()}
+    raise AssertionError("setup.py has no ROOTS")
 
 
 def module_name(package: str, folder: Path, path: Path) -> str:

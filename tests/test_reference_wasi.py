@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from conftest import load_backend, wat_to_wasm
+from sysinspect_wasm_differential.filesystem import PROBE
 from sysinspect_wasm_reference.wasi import MISSING_MEMORY, Preview1
 from wasi_wat import command, wat_bytes
 
@@ -273,7 +274,7 @@ def test_path_calls_on_something_not_a_directory(backend: Backend, tmp_path: Pat
     assert answers == ["NOTDIR", "BADF", "BADF", "BADF", "BADF"], backend.name
 
 
-FSPROBE = Path(__file__).parent / "guests" / "fsprobe.wasm"
+FSPROBE = PROBE
 
 # command -> wasmtime 50's answer, each in a fresh make_slash_tree preopened (writable) at /s: a name ending
 # in "/" is, for rmdir, unlink, link and symlink, resolved whole as a directory (following a final link, never

@@ -295,7 +295,7 @@ def campaign_main(argv: list[str] | None = None) -> int:
                 print(f"filesystem probe: {args.examples} examples", flush=True)
                 tallies.append(filesystem_campaign(args.examples, seed=seed, chosen=chosen, progress=_progress_printer(50)))
             else:
-                print(f"filesystem probe: skipped, {PROBE} is missing (tests/guests/build_fsprobe.sh builds it)", flush=True)
+                print(f"filesystem probe: skipped, {PROBE} is missing: this install is incomplete, reinstall the package (a checkout rebuilds it with tests/guests/build_fsprobe.sh)", flush=True)
         if "generated" in stages:
             print(f"generated modules (wasm-smith): {args.examples} examples", flush=True)
             tallies.append(generated_campaign(args.examples, seed=seed, chosen=chosen, known=known_finding,

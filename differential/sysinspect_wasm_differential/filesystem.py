@@ -28,8 +28,8 @@ from .harness import DEFAULT_BACKENDS, CommandCase, ModulePair
 from .settings import Budget, budget
 from .strategies import file_trees
 
-PROBE = Path(__file__).resolve().parents[2] / "tests" / "guests" / "fsprobe.wasm"
-"""Where the probe lives in a checkout (built by tests/guests/build_fsprobe.sh)."""
+PROBE = Path(__file__).resolve().parent / "guests" / "fsprobe.wasm"
+"""The probe, shipped in this package (built from tests/guests/fsprobe.c by tests/guests/build_fsprobe.sh)."""
 
 NAMES = ("a", "b", "x.txt", "etc", "etc/os-release", "data", "deep/a/b", "link", "caf\u00e9", ".hidden", "new", "new/dir")
 READING = ("read", "stat", "lstat", "list", "readlink")

@@ -24,6 +24,7 @@ DELEGATED = {
     "precompile": "prepare every module of a sharelib ahead of time (after a sync): native code, or with --backend pywasm decoded modules",
     "cache": "list, prune or clear the cached .cwasm artifacts of both backends (see 'wasm-runtime cache --help')",
     "bundle": "write the launchers and library tree a SysMaster registers (see 'wasm-runtime bundle --help')",
+    "engines": "which Python, C library and engines run guests here, and which one auto picks (see 'wasm-runtime engines --help')",
 }
 """Commands implemented by other packages of the project; their own parsers read the arguments."""
 
@@ -357,6 +358,10 @@ def _delegated(args: list[str]) -> int | None:
             return _fail(f"diff needs the differential tester, which is not installed here ({exc}); "
                          "run it where the whole project is installed", 1)
         return diff_main(args[1:])
+    if args[0] == "engines":
+        from .engines import main as engines_main
+
+        return engines_main(args[1:])
     if args[0] == "bundle":
         import importlib
 

@@ -1,0 +1,104 @@
+"""Benchmark: a warm call through the synced launcher on each Python a minion may have, side by side.
+
+The bundle carries bytecode for the Python that built it (3.11 here). The
+launcher takes the newest Python it finds, and on any other version
+``boot.py`` keeps the bytecode in the uid's own cache folder, written by the
+first call. This measures what that buys: warm calls (a cached artifact, a
+remembered digest) of one module through one synced launcher, on
+
+- ``3.11``: the system's ``/usr/bin/python3``, with the tree's bytecode;
+- ``3.12``, ``3.13``: pyenv's interpreters (``~/.pyenv/versions``), with
+  bytecode in the cache folder;
+- ``3.13 no cache``: 3.13 whose cache folder is refused (a folder above it is
+  writable by everyone, so ``boot.py`` will not keep code there): every source
+  compiled in memory on every call, which is what every non-bundling Python
+  paid before.
+
+The kinds alternate call by call, so that load on the machine hits them
+alike; figures are medians of wall-clock time with the children's CPU time.
+
+Usage: python bench/python_versions_bench.py [--repeat N] [--module PATH] [--bundle DIR]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cache_bench import Series, pick_module, timed
+from launcher_bench import SYSTEM_PATH, TARGET, arguments, sync, the_bundle
+
+from sysinspect_wasm.store.memo import SETTLE_NS
+
+PYENV = Path.home() / ".pyenv" / "versions"
+
+
+def pyenv_python(minor: int) -> Path | None:
+    found = sorted(PYENV.glob(f"3.{minor}.*/bin/python3.{minor}"))
+    return found[-1] if found else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns = arguments(__doc__, argv)
+    module = pick_module(ns.module)
+    with tempfile.TemporaryDirectory(prefix="python-versions-bench-") as work:
+        top = Path(work)
+        bundle = the_bundle(ns.bundle, top)
+        sharelib = top / "sharelib"
+        launcher = sync(bundle, sharelib, module)
+        request = json.dumps({"arguments": {"rt.mod": module.name[: -len(".wasm")], "key": "VERSION"},
+                              "config": {"path.sharelib": str(sharelib)}}).encode()
+        trace = top / "trace"
+        open_cache = top / "everyone"  # writable by everyone, not sticky: boot.py refuses a bytecode folder below it
+        open_cache.mkdir()
+        open_cache.chmod(0o777)
+        kinds: dict[str, dict[str, str]] = {}
+        for label, minor, cache in (("3.11", 11, top / "cache"), ("3.12", 12, top / "cache"),
+                                    ("3.13", 13, top / "cache"), ("3.13 no cache", 13, open_cache)):
+            folder = top / f"python3.{minor}"
+            if minor != 11:
+                python = pyenv_python(minor)
+                if python is None:
+                    print(f"{label}: skipped, no Python 3.{minor} under {PYENV}")
+                    continue
+                folder.mkdir(exist_ok=True)
+                if not (folder / python.name).exists():
+                    (folder / python.name).symlink_to(python)
+            kinds[label] = {"PATH": f"{folder}:{SYSTEM_PATH}", "HOME": "/root", "XDG_CACHE_HOME": str(cache),
+                            "SYSINSPECT_WASM_CACHE_TRACE": str(trace)}
+        for env in kinds.values():  # compile (the module; on 3.12 and 3.13 the bytecode), then let the digest settle
+            timed([str(launcher)], request, env)
+        time.sleep(SETTLE_NS / 1e9 + 0.5)
+        for _ in range(3):
+            for env in kinds.values():
+                timed([str(launcher)], request, env)
+        trace.unlink(missing_ok=True)
+        series = {name: Series() for name in kinds}
+        answers: dict[str, bytes] = {}
+        for _ in range(ns.repeat):
+            for name, env in kinds.items():
+                wall, cpu, out = timed([str(launcher)], request, env)
+                series[name].wall.append(wall)
+                series[name].cpu.append(cpu)
+                answers[name] = out
+        events = [line.split()[0] for line in trace.read_text().splitlines()]
+        if events.count("loaded") != len(kinds) * ns.repeat or "compiled" in events or "hashed" in events:
+            raise SystemExit(f"not every measured call was a warm load: {sorted(set(events))}")
+        if len({json.dumps(json.loads(out), sort_keys=True) for out in answers.values()}) != 1:
+            raise SystemExit(f"the answers differ: {answers}")
+    print(f"module {module.name}, {ns.repeat} warm calls of each kind through the synced {TARGET} launcher, alternating")
+    print(f"{'python':14} {'median wall':>12} {'min wall':>10} {'median cpu':>11} {'wall / 3.11':>12}")
+    base = series["3.11"].median()
+    for name, row in series.items():
+        print(f"{name:14} {row.median() * 1e3:10.1f} ms {min(row.wall) * 1e3:7.1f} ms "
+              f"{row.cpu_median() * 1e3:8.1f} ms {row.median() / base:10.2f} x")
+    worst = max(series[name].median() / base for name in ("3.12", "3.13") if name in series)
+    print(f"slowest of 3.12 and 3.13 / 3.11: {worst:.2f} x  target <= 1.15 x: {'met' if worst <= 1.15 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

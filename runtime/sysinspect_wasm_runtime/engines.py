@@ -1,0 +1,100 @@
+"""``wasm-runtime engines``: which Python, C library and engines this runtime runs with, and which one ``auto`` takes.
+
+An operator asks this where a minion runs pywasm when wasmtime was expected:
+the deployed tree carries wasmtime's native library for glibc and for musl,
+and the launcher's ``boot.py`` puts the one matching the interpreter on the
+path; this prints the file that was actually loaded (or why none was).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from typing import Any
+
+from sysinspect_wasm.backends import AUTO, BACKEND_NAMES, PYWASM, WASMTIME, get_backend
+from sysinspect_wasm.errors import BackendUnavailable
+from sysinspect_wasm.usage import PROG
+
+DESCRIPTION = """\
+Print what this runtime runs guests with: the Python interpreter and its C
+library, the wasmtime native library that was loaded (its path says whether it
+is the glibc or the musl build), the pywasm version, and the backend that
+rt.backend=auto picks here."""
+
+
+def c_library() -> str:
+    """The interpreter's C library as glibc names itself ("glibc 2.36"), or what is known without it."""
+    try:
+        found = os.confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):  # musl defines no CS_GNU_LIBC_VERSION
+        found = None
+    if found:
+        return found
+    name, version = platform.libc_ver()
+    return f"{name} {version}".strip() if name else "not glibc (musl or another C library)"
+
+
+def wasmtime_facts() -> dict[str, Any]:
+    """Whether the wasmtime backend loads here; its version and the native library file it loaded."""
+    try:
+        get_backend(WASMTIME)
+    except BackendUnavailable as exc:
+        return {"available": False, "reason": str(exc)}
+    from importlib.metadata import PackageNotFoundError, version
+
+    import wasmtime._ffi as ffi  # loaded by the backend above: this only reads where its library came from
+
+    try:
+        engine_version = version("wasmtime")
+    except PackageNotFoundError:
+        engine_version = "unknown"
+    return {"available": True, "version": engine_version, "library": str(ffi.filename)}
+
+
+def pywasm_facts() -> dict[str, Any]:
+    try:
+        get_backend(PYWASM)
+    except BackendUnavailable as exc:
+        return {"available": False, "reason": str(exc)}
+    from sysinspect_wasm_reference.loader import PYWASM_VERSION
+
+    return {"available": True, "version": PYWASM_VERSION}
+
+
+def facts() -> dict[str, Any]:
+    engines = {WASMTIME: wasmtime_facts(), PYWASM: pywasm_facts()}
+    chosen = next((name for name in BACKEND_NAMES if engines[name]["available"]), None)
+    return {
+        "python": {"version": platform.python_version(), "executable": sys.executable, "c_library": c_library(),
+                   "machine": platform.machine()},
+        "engines": engines,
+        AUTO: chosen,
+    }
+
+
+def render(found: dict[str, Any]) -> str:
+    python = found["python"]
+    lines = [f"python   {python['version']} ({python['executable']}, {python['machine']}, {python['c_library']})"]
+    for name, engine in found["engines"].items():
+        if not engine["available"]:
+            lines.append(f"{name:<8} unavailable: {engine['reason']}")
+        elif name == WASMTIME:
+            lines.append(f"{name:<8} {engine['version']}, native library {engine['library']}")
+        else:
+            lines.append(f"{name:<8} {engine['version']} (pure Python interpreter)")
+    lines.append(f"{AUTO:<8} {found[AUTO] or 'no backend can run here'}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"{PROG} engines", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print the same as one JSON object")
+    ns = parser.parse_args(argv)
+    found = facts()
+    sys.stdout.write(json.dumps(found) + "\n" if ns.json else render(found))
+    return 0 if found[AUTO] else 1
