@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from cache_bench import CORPUS, Series, timed
-from launcher_bench import PYTHONS, SYSTEM_PATH, TARGET, sync
+from launcher_bench import PYTHONS, SYSTEM_PATH, sync, the_bundle
 
 from sysinspect_wasm.store.memo import SETTLE_NS
 
@@ -104,13 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     pythons = ns.python or [p for p in DEFAULT_PYTHONS if os.access(p, os.X_OK)]
     with tempfile.TemporaryDirectory(prefix="warm-floor-bench-") as work:
         top = Path(work)
-        bundle = Path(ns.bundle) if ns.bundle else top / "bundle"
-        if not ns.bundle:
-            runtime = Path(sys.executable).with_name("wasm-runtime")
-            done = subprocess.run([str(runtime), "bundle", "--output", str(bundle), "--target", TARGET],
-                                  capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise SystemExit(f"wasm-runtime bundle failed:\n{done.stderr}")
+        bundle = the_bundle(ns.bundle, top)
         rows = [(python, *measure(python, bundle, module, ns.repeat, top)) for python in pythons]
     print(f"module {module.name} ({module.stat().st_size / 1e3:.0f} kB), {ns.repeat} calls of each kind per Python, "
           "interleaved call by call")
