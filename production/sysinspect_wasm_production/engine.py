@@ -227,6 +227,11 @@ class _WasmtimePyEngine:
             wrapper = wasmtime.Engine.__new__(wasmtime.Engine)
             wrapper._set_ptr(ctypes.cast(native.c.wasmtime_engine_clone(engine), ctypes.POINTER(_ffi.wasm_engine_t)))
             handle.__dict__["engine"] = engine = wrapper
+            # The handle lives as long as the process; wasmtime-py, imported after it, is torn down before it at
+            # exit, and its Engine could no longer delete itself then: release the clone while it still can.
+            import atexit
+
+            atexit.register(wrapper.close)
         return engine  # type: ignore[no-any-return]
 
     def __set__(self, handle: EngineHandle, value: object) -> None:
