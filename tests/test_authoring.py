@@ -303,6 +303,16 @@ def test_build_names_what_is_missing(tmp_path: Path) -> None:
     assert not (tmp_path / "rs/lib/runtime/wasm/rs.wasm").exists()
 
 
+def test_a_long_build_says_it_is_still_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(toolchains, "HEARTBEAT_SECONDS", 0.1)
+    said: list[str] = []
+    toolchains.run_tool(["sleep", "0.5"], cwd=tmp_path, env=toolchains.clean_env({}), say=said.append, what="sleep")
+    assert said and all(line.startswith("  ... sleep: still running (") for line in said)
+    with pytest.raises(toolchains.ToolchainError, match=r"(?s)sh failed \(exit status 3\):\nbroken"):
+        toolchains.run_tool(["sh", "-c", "echo broken; exit 3"], cwd=tmp_path, env=toolchains.clean_env({}),
+                            say=said.append, what="sh")
+
+
 def test_a_failed_build_keeps_the_previous_module(tmp_path: Path) -> None:
     assert wasm_runtime("new", "keep", "--lang", "c", cwd=tmp_path).returncode == 0
     assert wasm_runtime("build", "keep", cwd=tmp_path).returncode == 0
@@ -313,6 +323,17 @@ def test_a_failed_build_keeps_the_previous_module(tmp_path: Path) -> None:
     assert done.returncode == 1 and "zig cc failed" in done.stderr and "missing_function" in done.stderr
     assert module.read_bytes() == before
     assert sorted(p.name for p in module.parent.iterdir()) == ["keep.wasm"]
+
+
+def test_the_runtime_never_imports_the_corpus_build_script() -> None:
+    """build.py installs toolchains with pip and apt-get: the runtime keeps its knowledge, not the script."""
+    from test_layering import imports_of
+
+    folder = ROOT / "runtime" / "sysinspect_wasm_runtime"
+    found = [imp for path in sorted(folder.glob("*.py"))
+             for imp in imports_of(path.read_text(encoding="utf-8"), f"sysinspect_wasm_runtime.{path.stem}")]
+    assert any(imp.target == "sysinspect_wasm_corpus" for imp in found), "the scan must see the SDK look-up"
+    assert [imp for imp in found if imp.target.startswith("sysinspect_wasm_corpus.build")] == []
 
 
 def test_the_toolkit_builds_with_the_corpus_builds_flags_and_pins() -> None:

@@ -339,7 +339,9 @@ class ModuleCheck:
         seconds = time.monotonic() - started
         trap = result.trap
         return _Run(backend, None if trap is not None else result.exit_code, trap.kind if trap is not None else None,
-                    str(trap) if trap is not None else "", result.stdout, result.stderr, list(result.logs), seconds)
+                    # the first line only: a trap's text may go on with a backtrace
+                    str(trap).splitlines()[0] if trap is not None and str(trap) else "", result.stdout, result.stderr,
+                    list(result.logs), seconds)
 
     def _failure(self, run: _Run, what: str) -> str | None:
         """Why a run is not a clean retcode-0 answer, or ``None`` when it is."""
