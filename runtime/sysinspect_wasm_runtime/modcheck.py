@@ -12,7 +12,8 @@ the measurements are ``info``):
 - ``run``: a run with the doc's first example (or an empty request) ends
   within the time limit with retcode 0 and prints one JSON object;
 - ``backends``: wasmtime and pywasm give the same answer to that request
-  (pywasm under a time budget: a skip, never a pass, when it runs out);
+  (pywasm in a process of its own, ended at its time budget: a skip, never
+  a pass, when it runs out);
 - ``size``, ``cold call``, ``warm call``: reported, never judged.
 
 Runs use the executor interface with ``/`` read-only as guest ``/`` (a check
@@ -25,6 +26,7 @@ compiles.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -113,6 +115,19 @@ class _Run:
     logs: list[str]
     seconds: float
 
+    def as_json(self) -> dict[str, Any]:
+        """The run as JSON data (output bytes in base64), for the pywasm worker's answer."""
+        return {"backend": self.backend, "exit_code": self.exit_code, "trap": self.trap.value if self.trap else None,
+                "trap_text": self.trap_text, "stdout": base64.b64encode(self.stdout).decode(),
+                "stderr": base64.b64encode(self.stderr).decode(), "logs": self.logs, "seconds": self.seconds}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Run:
+        """The run :meth:`as_json` wrote."""
+        return cls(data["backend"], data["exit_code"], TrapKind(data["trap"]) if data["trap"] else None,
+                   data["trap_text"], base64.b64decode(data["stdout"]), base64.b64decode(data["stderr"]),
+                   list(data["logs"]), float(data["seconds"]))
+
     def comparable(self) -> tuple[Any, ...]:
         """What both backends must agree on: exit, trap kind, output, and the log lines less their time stamps."""
         return (self.exit_code, self.trap, self.stdout, [LOG_STAMP.sub("", line) for line in self.logs])
@@ -184,6 +199,45 @@ def example_request(doc: Any) -> tuple[dict[str, Any], str]:
     if not ok or not isinstance(value, dict):
         return {}, "an empty request (the first example's code is not a JSON request)"
     return value, f"the first example's request {json.dumps(value, ensure_ascii=False)}"
+
+
+def execute(module: Any, backend: str, module_id: str, request: Mapping[str, Any], timeout: float,
+            add_options: tuple[str, ...] = ()) -> _Run:
+    """Run a loaded module on ``request`` as a minion would, with ``/`` read-only; raises :class:`RequestError`."""
+    parsed = request_from_object(dict(request))
+    header = build_header(parsed, add_options=add_options)
+    spec = guest_run_spec(module_id, header, Path("/"), Limits(timeout=timeout), writable=False, allow_exec=True)
+    started = time.monotonic()
+    result = module.run(spec)
+    seconds = time.monotonic() - started
+    trap = result.trap
+    text = str(trap).splitlines()[0] if trap is not None and str(trap) else ""  # a backtrace may follow
+    return _Run(backend, None if trap is not None else result.exit_code, trap.kind if trap is not None else None,
+                text, result.stdout, result.stderr, list(result.logs), seconds)
+
+
+def pywasm_worker() -> None:
+    """The pywasm side of ``backends``, in a process of its own: the budget ends it wherever it is.
+
+    pywasm decodes a module in pure Python (seconds for a Go module), and
+    nothing can interrupt that inside one process. Reads ``{"path",
+    "module_id", "request", "timeout"}`` on stdin, writes ``{"run": ...}``,
+    ``{"load_error": ...}`` or ``{"unavailable": ...}`` on stdout.
+    """
+    job = json.loads(sys.stdin.buffer.read())
+    answer: dict[str, Any]
+    try:
+        module = get_backend(PYWASM).load(Path(job["path"]).read_bytes(), name=job["module_id"])
+    except BackendUnavailable as exc:
+        answer = {"unavailable": str(exc)}
+    except ModuleLoadError as exc:
+        answer = {"load_error": str(exc)}
+    else:
+        answer = {"run": execute(module, PYWASM, job["module_id"], job["request"], job["timeout"]).as_json()}
+    sys.stdout.write(json.dumps(answer))
+
+
+WORKER = "from sysinspect_wasm_runtime.modcheck import pywasm_worker; pywasm_worker()"
 
 
 @dataclass
@@ -328,21 +382,6 @@ class ModuleCheck:
                  + (f", api: {', '.join(sorted(api))}" if api else ", no host API") + ", all with their signatures")
         return True
 
-    def _execute(self, module: Any, backend: str, request: Mapping[str, Any], timeout: float,
-                 add_options: tuple[str, ...] = ()) -> _Run:
-        parsed = request_from_object(dict(request))
-        header = build_header(parsed, add_options=add_options)
-        spec = guest_run_spec(self.module_id, header, Path("/"), Limits(timeout=timeout), writable=False,
-                              allow_exec=True)
-        started = time.monotonic()
-        result = module.run(spec)
-        seconds = time.monotonic() - started
-        trap = result.trap
-        return _Run(backend, None if trap is not None else result.exit_code, trap.kind if trap is not None else None,
-                    # the first line only: a trap's text may go on with a backtrace
-                    str(trap).splitlines()[0] if trap is not None and str(trap) else "", result.stdout, result.stderr,
-                    list(result.logs), seconds)
-
     def _failure(self, run: _Run, what: str) -> str | None:
         """Why a run is not a clean retcode-0 answer, or ``None`` when it is."""
         if run.trap is TrapKind.TIMEOUT:
@@ -357,7 +396,7 @@ class ModuleCheck:
 
     def check_man(self, module: Any, backend: str) -> tuple[dict[str, Any], str]:
         """``man``; then the request the run check uses (the doc's first example, or ``{}``) and its words."""
-        run = self._execute(module, backend, {}, self.settings.timeout, add_options=("man",))
+        run = execute(module, backend, self.module_id, {}, self.settings.timeout, add_options=("man",))
         failure = self._failure(run, "the run with option man")
         if failure is not None:
             self.add("man", FAIL, failure)
@@ -381,7 +420,7 @@ class ModuleCheck:
     def check_run(self, module: Any, backend: str, request: dict[str, Any], which: str) -> _Run | None:
         """``run``: the request ends within the limit with retcode 0 and prints one JSON object."""
         try:
-            run = self._execute(module, backend, request, self.settings.timeout)
+            run = execute(module, backend, self.module_id, request, self.settings.timeout)
         except RequestError as exc:
             self.add("run", FAIL, f"{which} is not a valid request: {exc}")
             return None
@@ -419,29 +458,36 @@ class ModuleCheck:
             self.add("backends", SKIP, "the run did not finish on wasmtime, so the backends are not compared")
             return
         budget = self.settings.pywasm_budget
+        job = {"path": str(self.path), "module_id": self.module_id, "request": request, "timeout": budget}
         started = time.monotonic()
         try:
-            module = get_backend(PYWASM).load(data, name=self.module_id)
-        except BackendUnavailable as exc:
-            self.add("backends", SKIP, f"pywasm cannot be used here: {exc}")
+            done = subprocess.run([sys.executable, "-c", WORKER], input=json.dumps(job).encode(), capture_output=True,
+                                  timeout=budget, check=False)
+        except subprocess.TimeoutExpired:
+            self.add("backends", SKIP, f"pywasm did not load and run the module within its budget of {budget:g} s "
+                     "(--pywasm-budget SECONDS gives it more): not compared")
             return
-        except ModuleLoadError as exc:
-            self.add("backends", FAIL, f"wasmtime loads the module, pywasm does not: {exc}")
+        seconds = time.monotonic() - started
+        ok, answer = _parse_json(done.stdout)
+        if done.returncode != 0 or not ok or not isinstance(answer, dict):
+            self.add("backends", FAIL, f"the pywasm process failed (exit status {done.returncode}): "
+                     f"{_snippet(done.stderr, 400)}")
             return
-        left = budget - (time.monotonic() - started)
-        if left <= 0:
-            self.add("backends", SKIP, f"pywasm took its whole budget of {budget:g} s to load the module "
-                     "(--pywasm-budget SECONDS gives it more)")
+        if "unavailable" in answer:
+            self.add("backends", SKIP, f"pywasm cannot be used here: {answer['unavailable']}")
             return
-        other = self._execute(module, PYWASM, request, left)
+        if "load_error" in answer:
+            self.add("backends", FAIL, f"wasmtime loads the module, pywasm does not: {answer['load_error']}")
+            return
+        other = _Run.from_json(answer["run"])
         if other.trap is TrapKind.TIMEOUT:
             self.add("backends", SKIP, f"pywasm did not finish within its budget of {budget:g} s "
                      "(--pywasm-budget SECONDS gives it more): not compared")
             return
         mine, theirs = run.comparable(), other.comparable()
         if mine == theirs:
-            self.add("backends", PASS, f"wasmtime and pywasm give the same answer (pywasm: "
-                     f"{time.monotonic() - started:.1f} s with loading)")
+            self.add("backends", PASS, f"wasmtime and pywasm give the same answer (pywasm: {seconds:.1f} s, "
+                     "loading included)")
             return
         labels = ("exit status", "trap", "standard output", "log lines")
         differences = [f"{label}: wasmtime {a!r}, pywasm {b!r}" for label, a, b in zip(labels, mine, theirs, strict=True)
