@@ -258,8 +258,10 @@ def test_new_writes_a_project_that_stands_alone(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     project = tmp_path / "probe.net"
     files = sorted(p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file())
-    assert files == ["README.md", "go.mod", "main.go", "module.toml", "request.json", "sdk/go/go.mod",
-                     "sdk/go/sysinspect.go"]
+    shipped = sorted(f"sdk/go/{p.relative_to(ROOT / 'corpus/sdk/go').as_posix()}"
+                     for p in (ROOT / "corpus/sdk/go").rglob("*") if p.is_file())
+    assert "sdk/go/sysinspect.go" in shipped
+    assert files == sorted(["README.md", "go.mod", "main.go", "module.toml", "request.json", *shipped])
     assert tomllib.loads((project / "module.toml").read_text()) == {"id": "probe.net", "language": "go"}
     assert (project / "sdk/go/sysinspect.go").read_bytes() == (ROOT / "corpus/sdk/go/sysinspect.go").read_bytes()
     assert 'const id = "probe.net"' in (project / "main.go").read_text()
