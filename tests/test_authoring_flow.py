@@ -1,9 +1,9 @@
 """A new module author's first hour, for real: a wheel, a fresh venv, an empty folder, four languages.
 
-The wheel is built from this tree with PyPA's ``build`` and installed into a
-new virtual environment, first without extras. The first ``wasm-runtime
-build`` of a Go module must fail naming the command that installs the
-toolchains; that exact command is run. Then, for Go, C, Zig and Rust, in an
+The session's wheel (``tests/product.py``: built with PyPA's ``build`` from
+the tracked files) is installed into a new virtual environment, first
+without extras. The first ``wasm-runtime build`` of a Go module must fail
+naming the command that installs the toolchains; that exact command is run. Then, for Go, C, Zig and Rust, in an
 empty folder: ``new``, ``build``, ``check`` (exit 0), ``run`` (retcode 0),
 and the module is built again in another folder to the same bytes. Rust
 uses Debian's rustc, installed as the corpus build installs it.
@@ -17,15 +17,13 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from product import Product, install
 from test_authoring import corpus_build
 
-ROOT = Path(__file__).resolve().parent.parent
 PATH = "/usr/local/bin:/usr/bin:/bin"
 """The PATH an author on Debian has: the system's rustc, not a rustup toolchain without the WASI target."""
 
@@ -53,19 +51,13 @@ def _run(argv: list[str], cwd: Path | None = None, timeout: float = 900) -> None
 
 
 @pytest.fixture(scope="module")
-def author(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Author]:
+def author(product: Product, tmp_path_factory: pytest.TempPathFactory) -> Author:
+    """The session's wheel (tests/product.py: built with PyPA build) installed into a venv of the author's own."""
     work = tmp_path_factory.mktemp("author")
-    _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)])
-    wheels = sorted((work / "dist").glob("*.whl"))
-    assert len(wheels) == 1
-    _run([sys.executable, "-m", "venv", str(work / "venv")])
-    _run([str(work / "venv/bin/python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-          str(wheels[0])])
+    install(product.wheel, work / "venv")
     home = work / "modules"
     home.mkdir()
-    # Left to pytest's own clean-up of old temporary folders: removing the venv (Go's and Zig's trees, tens of
-    # thousands of files) here took 70 to 80 s on this machine.
-    yield Author(work / "venv", home)
+    return Author(work / "venv", home)
 
 
 @pytest.fixture(scope="module")
