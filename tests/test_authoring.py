@@ -307,6 +307,41 @@ def test_build_names_what_is_missing(tmp_path: Path) -> None:
     assert not (tmp_path / "rs/lib/runtime/wasm/rs.wasm").exists()
 
 
+def fake_rustc(folder: Path, *, std: bool) -> Path:
+    """A test double of a rustc without a WASI linker (or without the WASI std): making a real one would mean
+    removing lld-14 (or the std package) from this machine. It answers only the questions the toolkit asks."""
+    bin_dir, libdir = folder / "bin", folder / "lib"
+    bin_dir.mkdir(parents=True)
+    libdir.mkdir()
+    if std:
+        (libdir / "libstd-0123.rlib").write_bytes(b"")
+    script = bin_dir / "rustc"
+    script.write_text(f"""#!/bin/sh
+case "$*" in
+  "--print target-list") echo wasm32-wasi ;;
+  "--print target-libdir --target wasm32-wasi") echo {libdir} ;;
+  "--print sysroot") echo {folder} ;;
+  "--version") echo "rustc 1.63.0 (a test double)" ;;
+  *) exit 1 ;;
+esac
+""")
+    script.chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize(("std", "words"), [
+    (False, "has no standard library for WASI preview 1 (wasm32-wasip1 or wasm32-wasi): on Debian run "
+            "'apt-get install -y rustc libstd-rust-dev-wasm32 lld-14'"),
+    (True, "has its WASI standard library but no linker (rust-lld): on Debian run 'apt-get install -y lld-14'"),
+])
+def test_build_names_the_missing_part_of_a_rust_toolchain(tmp_path: Path, std: bool, words: str) -> None:
+    assert wasm_runtime("new", "rs", "--lang", "rust", cwd=tmp_path).returncode == 0
+    bin_dir = fake_rustc(tmp_path / "fake", std=std)
+    done = wasm_runtime("build", "rs", cwd=tmp_path, env=dict(os.environ, PATH=str(bin_dir)))
+    assert done.returncode == 1
+    assert words in done.stderr, done.stderr
+
+
 def test_a_long_build_says_it_is_still_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(toolchains, "HEARTBEAT_SECONDS", 0.1)
     said: list[str] = []

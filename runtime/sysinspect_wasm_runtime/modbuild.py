@@ -24,15 +24,15 @@ def build_project(folder: Path, say: Say, cache: Path | None = None) -> Path:
     toolchain.check()
     out = project.output
     out.parent.mkdir(parents=True, exist_ok=True)
+    caches = (cache or cache_root()) / project.language
     say(f"building {project.module_id} ({project.language}, {toolchain.version()}) into {out}")
-    if toolchain.first_build_note:
+    if toolchain.first_build_note and not caches.exists():
         say(f"  (note: {toolchain.first_build_note})")
     started = time.monotonic()
     handle, temporary = tempfile.mkstemp(prefix=f".{project.module_id}.", suffix=".wasm.tmp", dir=out.parent)
     os.close(handle)
     try:
-        job = Job(root=project.root, module_id=project.module_id, out=Path(temporary),
-                  cache=(cache or cache_root()) / project.language)
+        job = Job(root=project.root, module_id=project.module_id, out=Path(temporary), cache=caches)
         toolchain.build(job, say)
         os.chmod(temporary, 0o644)
         os.replace(temporary, out)

@@ -248,6 +248,7 @@ class RustToolchain(Toolchain):
                 continue
             libdir = (self._probe(rustc, ["--print", "target-libdir", "--target", target]) or "").strip()
             if libdir and any(Path(libdir).glob("libstd-*.rlib")):
+                self._check_linker(rustc)
                 return target
         wanted = next((t for t in RUST_TARGETS if t in known), RUST_TARGETS[0])
         rustup = shutil.which("rustup")
@@ -258,6 +259,19 @@ class RustToolchain(Toolchain):
                    + (f", or with rustup 'rustup target add {wanted}'" if rustup is not None else ""))
         raise ToolchainError(f"{rustc} has no standard library for WASI preview 1 ({' or '.join(RUST_TARGETS)}): "
                              f"{fix}")
+
+    def _check_linker(self, rustc: str) -> None:
+        """rustc links wasm32 with rust-lld: beside it, on PATH, or in its sysroot (rustup ships it there).
+
+        Debian's rust-lld is a link to lld-14, which the WASI standard library
+        only recommends: without it the first build fails at the link step.
+        """
+        sysroot = (self._probe(rustc, ["--print", "sysroot"]) or "").strip()
+        if ((Path(rustc).parent / "rust-lld").exists() or shutil.which("rust-lld")
+                or (sysroot and any(Path(sysroot).glob("lib/rustlib/*/bin/rust-lld")))):
+            return
+        raise ToolchainError(f"{rustc} has its WASI standard library but no linker (rust-lld): on Debian run "
+                             f"'apt-get install -y {APT_RUST[-1]}' (as root)")
 
     def check(self) -> None:
         self.target()
