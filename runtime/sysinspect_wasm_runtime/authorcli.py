@@ -122,7 +122,7 @@ def _check(ns: argparse.Namespace) -> int:
 
     if not ns.json:
         print(f"checking {module_id} ({path})", flush=True)
-    findings = check_module(module_id, path, settings, say)
+    findings = check_module(module_id, path, settings, say, None if ns.json else _say)
     bad = failed(findings)
     if ns.json:
         print(json.dumps({"module": module_id, "path": str(path), "ok": not bad,

@@ -248,6 +248,8 @@ class ModuleCheck:
     path: Path
     settings: CheckSettings = field(default_factory=CheckSettings)
     say: Callable[[Finding], None] = lambda finding: None
+    note: Callable[[str], None] = lambda text: None
+    """Hears what a check that takes a while is doing (pywasm, the timed calls), before it is done."""
     findings: list[Finding] = field(default_factory=list)
 
     def add(self, check: str, status: str, reason: str, value: float | None = None) -> Finding:
@@ -459,6 +461,7 @@ class ModuleCheck:
             return
         budget = self.settings.pywasm_budget
         job = {"path": str(self.path), "module_id": self.module_id, "request": request, "timeout": budget}
+        self.note(f"  ... running it on pywasm too (budget {budget:g} s)")
         started = time.monotonic()
         try:
             done = subprocess.run([sys.executable, "-c", WORKER], input=json.dumps(job).encode(), capture_output=True,
@@ -497,6 +500,7 @@ class ModuleCheck:
 
     def time_calls(self, data: bytes, request: dict[str, Any]) -> None:
         """``cold call`` and ``warm call``: whole ``wasm-runtime`` processes, as a minion spawns them."""
+        self.note(f"  ... timing {WARM_CALLS + 1} wasm-runtime calls")
         with tempfile.TemporaryDirectory(prefix="wasm-runtime-check-") as work:
             root = Path(work)
             folder = root.joinpath(*MODULE_SUBDIR)
@@ -531,9 +535,10 @@ class ModuleCheck:
 
 
 def check_module(module_id: str, path: Path, settings: CheckSettings | None = None,
-                 say: Callable[[Finding], None] | None = None) -> list[Finding]:
+                 say: Callable[[Finding], None] | None = None, note: Callable[[str], None] | None = None) -> list[Finding]:
     """Every check of the module file ``path`` (whose id is ``module_id``)."""
-    checker = ModuleCheck(module_id, path, settings or CheckSettings(), say or (lambda finding: None))
+    checker = ModuleCheck(module_id, path, settings or CheckSettings(), say or (lambda finding: None),
+                          note or (lambda text: None))
     return checker.run()
 
 
