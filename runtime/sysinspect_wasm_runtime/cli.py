@@ -27,6 +27,8 @@ DELEGATED = {
     "engines": "which Python, C library and engines run guests here, and which one auto picks (see 'wasm-runtime engines --help')",
 }
 """Commands implemented by other packages of the project; their own parsers read the arguments."""
+AUTHOR_COMMANDS = ("new", "build", "check", "sdk")
+"""The module authors' commands (``authorcli``), imported only when one of them runs."""
 
 
 # -- the command line -------------------------------------------------------
@@ -55,6 +57,9 @@ developer mode (no Sysinspect needed):
   wasm-runtime run uname-c --sandbox --backend pywasm --timeout 5
   wasm-runtime run hello --request saved-request.json --host-json host.json
   See 'wasm-runtime run --help'.
+
+write a module (see 'wasm-runtime new --help'):
+  wasm-runtime new hello --lang go|c|zig|rust   then build hello, check hello, run it
 
 register it on a SysMaster (an ELF launcher per target, and its library tree):
   wasm-runtime bundle --output ./bundle        (see ./bundle/REGISTER.md)
@@ -131,6 +136,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--embedded", dest="run_embedded", action="store_true", help="look module ids up in the embedded library")
     run.add_argument("--compact", action="store_true", help="print the response as the one line a minion reads")
     for name, text in DELEGATED.items():
+        commands.add_parser(name, help=text, add_help=False)
+    from .authorcli import COMMANDS
+
+    for name, text in COMMANDS.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
 
@@ -348,7 +357,11 @@ def cmd_info(ns: argparse.Namespace) -> int:
 
 
 def _delegated(args: list[str]) -> int | None:
-    """Run the commands other packages implement (``diff``, ``precompile``, ``cache``); None for the rest."""
+    """Run the commands other packages and modules implement (``diff``, ``cache``, ``new``...); None for the rest."""
+    if args and args[0] in AUTHOR_COMMANDS:  # new, build, check, sdk: the module authors' toolkit
+        from .authorcli import main as author_main
+
+        return author_main(args[0], args[1:])
     if not args or args[0] not in DELEGATED:
         return None
     if args[0] == "diff":
