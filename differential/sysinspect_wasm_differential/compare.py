@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sysinspect_wasm.result import ExportInfo, HostCall, RunResult, Value
-from sysinspect_wasm.traps import Trap
+from sysinspect_wasm.traps import Frame, Trap
 
 from .filetree import Snapshot, describe_entry
 from .normalise import (
     LOG_TIMESTAMP,
     NAN_PAYLOAD,
     STABLE,
+    TRAP_SITE,
     VOLATILE_OUTPUT,
     Normalisation,
     Volatility,
@@ -177,6 +178,8 @@ def compare_runs(left: RunObservation, right: RunObservation, volatility: Volati
 
     if trap_kind(a.trap) != trap_kind(b.trap):
         comparison.differ("trap", "", a.trap, b.trap)
+    elif a.trap is not None:
+        _compare_frames(comparison, a.frames, b.frames)
     if a.exit_code != b.exit_code:
         comparison.differ("exit code", "", a.exit_code, b.exit_code)
 
@@ -212,6 +215,20 @@ def compare_runs(left: RunObservation, right: RunObservation, volatility: Volati
             if entry_a != entry_b:
                 comparison.differ("files", "/" + path, describe_entry(entry_a), describe_entry(entry_b))
     return comparison
+
+
+def _show_frame(frame: Frame) -> str:
+    return f"function {frame.func_index} at module offset 0x{frame.module_offset:x}"
+
+
+def _compare_frames(comparison: Comparison, left: Sequence[Frame], right: Sequence[Frame]) -> None:
+    """The backtraces of a trap both sides agree on: every frame, the innermost one's offset aside (TRAP_SITE)."""
+    if not left or not right:  # a side that could not read its stack says nothing about it
+        return
+    if left[0].func_index == right[0].func_index and left[0] != right[0]:
+        comparison.applied(TRAP_SITE)
+        left, right = [right[0], *left[1:]], right
+    _compare_sequences(comparison, "backtrace", left, right, _show_frame)
 
 
 def _first_difference(a: bytes, b: bytes) -> int:

@@ -70,6 +70,16 @@ TRAP_MESSAGE = Normalisation(
     "each engine words its traps its own way; the shared TrapKind vocabulary is the contract",
 )
 
+TRAP_SITE = Normalisation(
+    "trap-site",
+    "the byte offset of a trap's innermost frame (its function is compared, and every other frame whole)",
+    "wasmtime gives the source location Cranelift kept for the native instruction that trapped, and "
+    "Cranelift folds a branch to a trap into one conditional trap with the branch's location (a Zig panic's "
+    "final trap, a bounds check): the same trap shows a few bytes before the trapping instruction that "
+    "pywasm, which executes instructions one by one, reports. The outer frames are calls, located alike on "
+    "both engines",
+)
+
 ELAPSED = Normalisation(
     "elapsed",
     "the measured run time",
@@ -96,6 +106,7 @@ NORMALISATIONS: tuple[Normalisation, ...] = (
     STACK_OVERFLOW_DEPTH,
     TIMEOUT,
     TRAP_MESSAGE,
+    TRAP_SITE,
     ELAPSED,
     FILE_TIMES,
     VOLATILE_OUTPUT,

@@ -26,14 +26,14 @@ from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.hostapi import HostApi
 from sysinspect_wasm.result import RunResult
 from sysinspect_wasm.spec import WASM_PAGE, RunSpec
-from sysinspect_wasm.traps import Trap, TrapKind
+from sysinspect_wasm.traps import Frame, Trap, TrapKind
 
 from . import values
 from .epoch import Interrupt
 from .hostbind import bind_host_api
 from .output import CappedOutput
 from .program import START, Program, annotate, memory_over_ceiling
-from .traps import classify
+from .traps import author_frames, classify, trap_frames
 
 if TYPE_CHECKING:
     import threading
@@ -57,6 +57,7 @@ class WasiRun:
         self.stdout = CappedOutput("stdout", limits.stdout_bytes, self.interrupt)
         self.stderr = CappedOutput("stderr", limits.stderr_bytes, self.interrupt)
         self.outcome: Outcome | None = None
+        self.frames: tuple[Frame, ...] = ()  # a wasm trap's, as wasmtime gives them (in the compiled module)
         self.failure: BaseException | None = None
         self.finished: threading.Event | None = None  # only a timed run, on a worker thread, is waited for
         if self.deadline is not None:
@@ -85,6 +86,7 @@ class WasiRun:
             host_calls=list(self.api.calls),
             logs=list(self.api.logs),
             elapsed=time.monotonic() - started,
+            frames=author_frames(self.frames, self.program.guards, self.program.module_bytes) if trap else (),
         )
 
     def _wasi_config(self) -> wasmtime.WasiConfig:
@@ -110,6 +112,8 @@ class WasiRun:
             return None, self.interrupt.reason
         if isinstance(exc, wasmtime.ExitTrap):
             return exc.code, None
+        if isinstance(exc, wasmtime.Trap):
+            self.frames = trap_frames(exc)
         return None, classify(exc, self.program.guards, linking=linking)
 
     def _execute(self) -> Outcome:

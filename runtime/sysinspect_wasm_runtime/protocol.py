@@ -277,6 +277,28 @@ class _Call:
             return f"invalid module: cannot read {path.name}: {exc.strerror or exc}"
         return f"invalid module: {load_problem(data)}"
 
+    def _backtrace(self, module_id: str, path: Path, result: RunResult, reason: str) -> str:
+        """Write the trap's backtrace to stderr; ``reason`` naming the innermost named frame where the trap is the
+        guest's own fault (not where a limit stopped it, which the reason is about, nor the depth at which its stack
+        overflowed: those places differ between the backends)."""
+        from sysinspect_wasm.backtrace import resolve  # only a trap pays for names and DWARF
+        from sysinspect_wasm.traps import TrapKind
+
+        try:
+            wasm = path.read_bytes()
+        except OSError:
+            return reason
+        backtrace = resolve(result.frames, wasm)
+        lines = "\n".join(backtrace.lines())
+        _write(self.stderr, f'wasm-runtime: module "{module_id}" backtrace, innermost first:\n{lines}\n'
+               .encode("utf-8", "replace"))
+        assert result.trap is not None
+        kind = result.trap.kind
+        if kind.value not in TRAP_WORDS or kind is TrapKind.STACK_OVERFLOW:
+            return reason
+        summary = backtrace.summary()
+        return f"{reason} {summary}" if summary else reason
+
     def _trap_reason(self, trap: Trap, path: Path, limits: Limits) -> str:
         from sysinspect_wasm.traps import TrapKind
 
@@ -316,7 +338,10 @@ class _Call:
 
         if result.trap is not None:
             self._detail(module_id, backend, str(result.trap))
-            response = run_failed(module_id, self._trap_reason(result.trap, path, limits), self.warning)
+            reason = self._trap_reason(result.trap, path, limits)
+            if result.frames:
+                reason = self._backtrace(module_id, path, result, reason)
+            response = run_failed(module_id, reason, self.warning)
         elif result.exit_code != 0:
             response = run_failed(module_id, f"module exited with status {result.exit_code}", self.warning)
         else:
