@@ -56,9 +56,9 @@ def _examples() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
             {"timeout": 1.5, "memory_bytes": 2 * 65536, "stdout_bytes": 3, "stderr_bytes": 4}),
         "sysinspect_wasm.spec.RunSpec": (
             {"argv": (), "env": {}, "stdin": b"", "preopens": (), "limits": Limits(),
-             "host": HostContext()},
+             "host": HostContext(), "trace": None},
             {"argv": ("m",), "env": {"A": "1"}, "stdin": b"in", "preopens": (Preopen(Path("/"), "/"),),
-             "limits": Limits(timeout=1), "host": HostContext("other")}),
+             "limits": Limits(timeout=1), "host": HostContext("other"), "trace": print}),
         "sysinspect_wasm.result.HostCall": (
             {"function": "f", "args": (), "request": None, "output": None, "result": None},
             {"function": "g", "args": (1,), "request": "r", "output": b"o", "result": 0}),

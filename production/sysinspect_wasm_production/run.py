@@ -131,9 +131,14 @@ class WasiRun:
             store.set_wasi(self._wasi_config())
             linker = wasmtime.Linker(engine)
             linker.define_wasi()
-            bind_host_api(linker, self.api)
             try:
-                instance = linker.instantiate(store, program.module)
+                if self.spec.trace is None:
+                    bind_host_api(linker, self.api)
+                    instance = linker.instantiate(store, program.module)
+                else:
+                    from .tracing import traced_instance
+
+                    instance = traced_instance(store, engine, linker, program.module, self.api, self.spec.trace)
             except wasmtime.WasmtimeError as exc:  # Trap is not a WasmtimeError
                 return self._stopped(exc, linking=True)
             except wasmtime.Trap as exc:

@@ -8,7 +8,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -155,7 +155,7 @@ class PywasmModule(Module):
         frames: tuple[Frame, ...] = ()
         try:
             with Watchdog(deadline), _fewer_collections():
-                exit_code, trap, frames = self._start(wasi, api, limits)
+                exit_code, trap, frames = self._start(wasi, api, limits, spec.trace)
         except DeadlineExceeded as exc:
             exit_code, trap = None, classify(exc, None)
         finally:
@@ -171,8 +171,8 @@ class PywasmModule(Module):
             frames=frames,
         )
 
-    def _start(self, wasi: ConfinedWasi, api: HostApi,
-               limits: Limits) -> tuple[int | None, Trap | None, tuple[Frame, ...]]:
+    def _start(self, wasi: ConfinedWasi, api: HostApi, limits: Limits,
+               trace: Callable[[str], None] | None) -> tuple[int | None, Trap | None, tuple[Frame, ...]]:
         desc = self._desc
         trap = _memory_over_ceiling(desc, limits)
         if trap:
@@ -180,6 +180,10 @@ class PywasmModule(Module):
         runtime = _new_runtime(limits)
         wasi.bind(runtime)
         bind_host_api(runtime, api)
+        if trace is not None:
+            from .tracing import trace_calls
+
+            trace_calls(runtime, api, trace)
         trap = _link_error(desc, runtime)
         if trap:
             return None, trap, ()
