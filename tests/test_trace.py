@@ -135,3 +135,69 @@ def test_host_lines_show_the_request_the_answer_and_what_was_written() -> None:
     long = host_line(HostCall("exec", (1, 2), "x" * 200, b"y" * 200, 200))
     assert "'" + "x" * 64 + "...'" in long and "(200 bytes)" in long
     assert host_line(HostCall("log", (1, 2, 3), "hi")) == "api.log(1, 2, 3) request='hi'"
+
+
+def test_a_traced_exit_and_a_traced_wasi_trap_end_the_run_as_untraced_ones_do(tmp_path: Path) -> None:
+    from conftest import wat_to_wasm
+
+    guests = {
+        "exits": '(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
+                 ' (memory (export "memory") 1) (func (export "_start") (call $exit (i32.const 3))))',
+        "badpointer": '(module (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32)'
+                      ' (result i32))) (memory (export "memory") 1)'
+                      ' (func (export "_start") (drop (call $w (i32.const 1) (i32.const 65530) (i32.const 4)'
+                      ' (i32.const 0)))))',
+    }
+    for name, wat in guests.items():
+        (tmp_path / f"{name}.wasm").write_bytes(wat_to_wasm(wat))
+        for backend in BACKEND_NAMES:
+            load_backend(backend)
+            command = [str(RUNTIME), "run", str(tmp_path / f"{name}.wasm"), "--backend", backend, "--compact"]
+            plain = subprocess.run(command, capture_output=True, timeout=120, check=False)
+            traced = subprocess.run([*command, "--trace"], capture_output=True, timeout=120, check=False)
+            assert traced.stdout == plain.stdout, (name, backend)
+            if name == "exits":
+                assert b"module exited with status 3" in traced.stdout
+                assert trace_lines(traced.stderr) == ["wasi_snapshot_preview1.proc_exit(code=3)"]
+
+
+def test_diff_trace_names_the_first_call_where_the_backends_part(files: Path) -> None:
+    load_backend(BACKEND_NAMES[0])
+    agree = subprocess.run([str(RUNTIME), "diff", str(files / "readpath.wasm"), "--trace", "--examples", "3"],
+                           capture_output=True, timeout=600, check=False)
+    assert agree.returncode == 0, agree.stdout.decode()
+    assert b"trace" not in agree.stdout.split(b"\n", 1)[1]  # silent where the backends agree
+    # C's stdio gathers a line into two buffers: wasmtime's fd_write writes the first, the guest the rest
+    # in a second call; pywasm writes both at once. The output is the same, the calls are not.
+    stdio = Path(__file__).parent.parent / "corpus" / "lib" / "runtime" / "wasm" / "osrelease-c.wasm"
+    shutil.copy(stdio, files / "osrelease-c.wasm")
+    command = [str(RUNTIME), "diff", str(files / "osrelease-c.wasm"), "--examples", "2", "--seed", "1"]
+    untraced = subprocess.run(command, capture_output=True, timeout=600, check=False)
+    assert untraced.returncode == 0, untraced.stdout.decode()
+    parted = subprocess.run([*command, "--trace"], capture_output=True, timeout=600, check=False)
+    report = parted.stdout.decode()
+    assert parted.returncode == 1, report
+    assert "DIVERGENCE in osrelease-c: trace" in report
+    first = report[report.index("trace (#"):]
+    assert "wasi_snapshot_preview1.fd_write(fd=1" in first.split("\n\n")[0]
+    assert "nwritten=" in first
+
+
+def test_diff_compares_traces_call_by_call_with_the_clocks_masked() -> None:
+    from sysinspect_wasm_differential.compare import RunObservation, compare_runs
+    from sysinspect_wasm_differential.normalise import TRACE_CLOCK
+
+    from sysinspect_wasm.result import RunResult
+
+    clock = "wasi_snapshot_preview1.clock_time_get(clockid=REALTIME, precision=1) -> ESUCCESS time="
+    write = "wasi_snapshot_preview1.fd_write(fd=1, data=b'x') -> ESUCCESS nwritten=1"
+
+    def compare(left: tuple[str, ...] | None, right: tuple[str, ...] | None) -> list[str]:
+        comparison = compare_runs(RunObservation("wasmtime", RunResult(0), trace=left),
+                                  RunObservation("pywasm", RunResult(0), trace=right))
+        return [str(difference) for difference in comparison.differences] + [n.name for n in comparison.normalised]
+
+    assert compare((clock + "1", write), (clock + "2", write)) == [TRACE_CLOCK.name]
+    assert compare((write,), (write.replace("fd=1", "fd=2"),)) == [f"trace (#0): {write} | {write.replace('fd=1', 'fd=2')}"]
+    assert compare((write,), (write, write)) == [f"trace (1 vs 2 entries, first extra #1): (no more) | {write}"]
+    assert compare((write,), None) == []  # an untraced run compares nothing

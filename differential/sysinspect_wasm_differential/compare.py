@@ -26,6 +26,7 @@ from .normalise import (
     LOG_TIMESTAMP,
     NAN_PAYLOAD,
     STABLE,
+    TRACE_CLOCK,
     TRAP_SITE,
     VOLATILE_OUTPUT,
     Normalisation,
@@ -34,6 +35,7 @@ from .normalise import (
     canonical_value,
     mask_stream,
     normalise_logs,
+    normalise_trace,
     poisoning,
 )
 
@@ -134,6 +136,7 @@ class RunObservation:
     backend: str
     result: RunResult
     files: Snapshot | None = None
+    trace: tuple[str, ...] | None = None  # the --trace lines of the run (None: not traced)
 
 
 def _host_call_view(call: HostCall, mask_request: bool) -> tuple[object, ...]:
@@ -208,6 +211,12 @@ def compare_runs(left: RunObservation, right: RunObservation, volatility: Volati
     calls_a = [_host_call_view(c, volatility.logs) for c in a.host_calls]
     calls_b = [_host_call_view(c, volatility.logs) for c in b.host_calls]
     _compare_sequences(comparison, "host calls", calls_a, calls_b, _show_call)
+
+    if left.trace is not None and right.trace is not None:
+        trace_a, trace_b = normalise_trace(left.trace), normalise_trace(right.trace)
+        if trace_a != list(left.trace) or trace_b != list(right.trace):
+            comparison.applied(TRACE_CLOCK)
+        _compare_sequences(comparison, "trace", trace_a, trace_b, lambda line: line)
 
     if left.files is not None and right.files is not None:
         for path in sorted(set(left.files) | set(right.files)):

@@ -38,6 +38,8 @@ from .traps import author_frames, classify, trap_frames
 if TYPE_CHECKING:
     import threading
 
+    from .tracing import Stops
+
 GRACE_SECONDS = 0.3
 """How long past its deadline a timed run may take to unwind before it is abandoned."""
 
@@ -58,6 +60,7 @@ class WasiRun:
         self.stderr = CappedOutput("stderr", limits.stderr_bytes, self.interrupt)
         self.outcome: Outcome | None = None
         self.frames: tuple[Frame, ...] = ()  # a wasm trap's, as wasmtime gives them (in the compiled module)
+        self.stops: Stops | None = None  # only a traced run (--trace) has them
         self.failure: BaseException | None = None
         self.finished: threading.Event | None = None  # only a timed run, on a worker thread, is waited for
         if self.deadline is not None:
@@ -110,6 +113,8 @@ class WasiRun:
     def _stopped(self, exc: Exception, *, linking: bool = False) -> Outcome:
         if self.interrupt.reason is not None:  # our own reason to stop wins
             return None, self.interrupt.reason
+        if self.stops is not None:  # a traced run: a WASI call may have passed on what stopped the guest
+            exc = self.stops.passed_on(exc)
         if isinstance(exc, wasmtime.ExitTrap):
             return exc.code, None
         if isinstance(exc, wasmtime.Trap):
@@ -136,9 +141,11 @@ class WasiRun:
                     bind_host_api(linker, self.api)
                     instance = linker.instantiate(store, program.module)
                 else:
-                    from .tracing import traced_instance
+                    from .tracing import Stops, traced_instance
 
-                    instance = traced_instance(store, engine, linker, program.module, self.api, self.spec.trace)
+                    self.stops = Stops()
+                    instance = traced_instance(store, engine, linker, program.module, self.api, self.spec.trace,
+                                               self.stops)
             except wasmtime.WasmtimeError as exc:  # Trap is not a WasmtimeError
                 return self._stopped(exc, linking=True)
             except wasmtime.Trap as exc:

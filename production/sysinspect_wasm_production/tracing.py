@@ -33,11 +33,37 @@ class TraceSetupError(WasmRuntimeError):
     """A traced run could not be set up (the guest exports no ``memory`` for WASI to use)."""
 
 
+class Stops:
+    """What stopped the guest inside a traced WASI call (``proc_exit``'s exit, a trap), to report it as itself.
+
+    A native WASI function that stops the guest raises in our Python function,
+    and wasmtime-py turns any exception a host function raises into an untyped
+    "python exception" trap, keeping the exception in a process-wide slot. The
+    run asks :meth:`passed_on` for the real one, which also empties that slot
+    (so that no later call of wasmtime-py raises it again).
+    """
+
+    def __init__(self) -> None:
+        self.raised: list[BaseException] = []
+
+    def passed_on(self, exc: Exception) -> Exception:
+        """The exception that really stopped the guest: ``exc``, or the one a traced call passed on."""
+        if not self.raised:
+            return exc
+        from wasmtime import _func  # wasmtime-py's slot of the last host exception (no public way to clear it)
+
+        _func.LAST_EXCEPTION = None
+        first = self.raised[0]
+        return first if isinstance(first, Exception) else exc
+
+
 def traced_instance(store: wasmtime.Store, engine: wasmtime.Engine, wasi_linker: wasmtime.Linker,
-                    module: wasmtime.Module, api: HostApi, write: Callable[[str], None]) -> wasmtime.Instance:
+                    module: wasmtime.Module, api: HostApi, write: Callable[[str], None],
+                    stops: Stops) -> wasmtime.Instance:
     """``module`` instantiated with its WASI and ``api`` calls reported to ``write`` (``wasi_linker``: WASI defined).
 
-    Raises what :meth:`wasmtime.Linker.instantiate` raises, so a link error is reported as untraced runs report it.
+    Raises what :meth:`wasmtime.Linker.instantiate` raises, so a link error is reported as untraced runs report it;
+    what stops the guest inside a WASI call is kept in ``stops``.
     """
     tracer = CallTrace(write)
     api.observe = tracer.host
@@ -49,7 +75,7 @@ def traced_instance(store: wasmtime.Store, engine: wasmtime.Engine, wasi_linker:
         if item.module == WASI_MODULE and isinstance(item.type, wasmtime.FuncType) and item.name is not None:
             wasi_imports.append((item.name, item.type))
             guest_linker.define_func(WASI_MODULE, item.name, item.type,
-                                     _traced(store, tracer, item.name, trampolines, memory))
+                                     _traced(store, tracer, item.name, trampolines, memory, stops))
     bind_host_api(guest_linker, api)
     try:
         instance = guest_linker.instantiate(store, module)
@@ -83,7 +109,7 @@ def _trampolines(imports: list[tuple[str, wasmtime.FuncType]]) -> str:
 
 
 def _traced(store: wasmtime.Store, tracer: CallTrace, name: str, trampolines: dict[str, wasmtime.Func],
-            memory: list[wasmtime.Memory]) -> Callable[..., Any]:
+            memory: list[wasmtime.Memory], stops: Stops) -> Callable[..., Any]:
     def read(ptr: int, length: int) -> bytes:
         if not memory or ptr < 0 or length <= 0:
             return b""
@@ -96,8 +122,10 @@ def _traced(store: wasmtime.Store, tracer: CallTrace, name: str, trampolines: di
             raise TraceSetupError(f"cannot trace {WASI_MODULE}.{name} called by the module's start function")
         try:
             result = trampoline(store, *args)
-        except wasmtime.ExitTrap:  # proc_exit: it does not return, but it was called
-            tracer.wasi(name, args, None, read)
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:  # proc_exit (ExitTrap), or WASI trapped the guest
+            if isinstance(exc, wasmtime.ExitTrap):  # it does not return, but it was called
+                tracer.wasi(name, args, None, read)
+            stops.raised.append(exc)
             raise
         tracer.wasi(name, args, result if isinstance(result, int) else None, read)
         return result
