@@ -270,3 +270,21 @@ def test_diff_of_a_trapping_module_agrees_on_its_frames(guests: Path) -> None:
     done = subprocess.run([str(RUNTIME), "diff", str(guests / "trapchain-c.wasm"), "--examples", "2"],
                           capture_output=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+
+
+def test_a_stack_overflow_has_frames_inside_the_module_on_both_backends(tmp_path: Path) -> None:
+    path = tmp_path / "deep.wasm"
+    path.write_bytes(wat_to_wasm('(module (func $deep (param i32) (result i32)'
+                                 ' (call $deep (i32.add (local.get 0) (i32.const 1))))'
+                                 ' (func (export "_start") (drop (call $deep (i32.const 0)))))'))
+    data = path.read_bytes()
+    for backend in BACKEND_NAMES:
+        kind, frames = run_frames(backend, path)
+        assert kind is TrapKind.STACK_OVERFLOW
+        assert len(frames) >= 20 and frames[0].func_index == 0  # (wasmtime keeps the innermost 20)
+        assert {frame.func_index for frame in frames} <= {0, 1}
+        # wasmtime finds the overflow at the function's entry (it gives no offset): its first instruction
+        assert all(0 < frame.module_offset < len(data) for frame in frames)
+        backtrace = resolve(frames, data)
+        if len(frames) > 64:
+            assert backtrace.lines()[-1] == f"  ... {len(frames) - 64} more frames"

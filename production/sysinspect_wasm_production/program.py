@@ -206,7 +206,9 @@ def compile_module(handle: EngineHandle, name: str, data: bytes) -> Program:
         module = wasmtime.Module(handle.engine, data)
     except wasmtime.WasmtimeError as exc:
         raise ModuleLoadError(f"module {name!r} is not a valid WebAssembly module: {summary(str(exc))}") from None
-    return Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
+    program = Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
+    program._source = lambda: data  # a trap's frames are read against these bytes
+    return program
 
 
 def read_layout_or_none(data: bytes) -> ModuleLayout | None:

@@ -110,7 +110,8 @@ def author_frames(frames: tuple[Frame, ...], guards: frozenset[int],
     * a trap in a function's first instruction: with epoch interruption on,
       wasmtime gives the offset of the body's start (its local declarations,
       which are no instruction), so such an offset becomes the first
-      instruction's, where pywasm (and wasmtime without epochs) puts it.
+      instruction's, where pywasm (and wasmtime without epochs) puts it; so
+      does a frame without an offset (a stack overflow, found at the entry).
 
     Frames that cannot be carried back are dropped rather than shown wrong.
     """
@@ -156,10 +157,12 @@ def _carried(original: bytes, body: tuple[int, int], rewritten: bytes, new_body:
     from sysinspect_wasm.opcodes import skip_instruction
 
     old, new = _code_start(original, body[0]), _code_start(rewritten, new_body[0])
+    if offset >= len(rewritten) or new_body[0] <= offset < new:
+        # the body's start: wasmtime's offset for a trap in the function's first instruction; no offset at all
+        # (all ones): a stack overflow, which wasmtime's check at the function's entry finds
+        return old
     if not new_body[0] <= offset < new_body[1]:
         return None
-    if offset < new:  # the body's start: wasmtime's offset for a trap in its first instruction
-        return old
     if new_body[1] - new_body[0] == body[1] - body[0]:  # no memory.grow rewritten in this body
         return old + offset - new
     while new < offset:

@@ -78,13 +78,19 @@ def _frames(machine: Any, bodies: list[tuple[int, int]], wasm: bytes) -> tuple[F
     # a function's own label starts each frame's run of labels: split the label stack there
     starts = [i for i, label in enumerate(labels) if label.carry & _FUNCTION_LABEL]
     frames: list[Frame] = []
+    walked: dict[int, list[int]] = {}  # function index -> its instructions' offsets (a recursion walks it once)
     for number, start in enumerate(starts):
         chain = labels[start : starts[number + 1] if number + 1 < len(starts) else len(labels)]
         index = index_of.get(id(chain[0].instr))
         rank = _rank(chain)
         if index is None or rank is None or not 0 <= index - imported < len(bodies):
             continue
-        frames.append(Frame(index, _offset(wasm, bodies[index - imported], index, rank)))
+        offsets = walked.get(index)
+        if offsets is None:
+            offsets = walked[index] = _offsets(wasm, bodies[index - imported])
+        if rank >= len(offsets):
+            raise DecodeError(f"function {index} has no instruction number {rank}")
+        frames.append(Frame(index, offsets[rank]))
     frames.reverse()
     return tuple(frames)
 
@@ -122,17 +128,15 @@ def _rank(chain: list[Any]) -> int | None:
     return None
 
 
-def _offset(wasm: bytes, body: tuple[int, int], index: int, rank: int) -> int:
-    """The module offset of instruction number ``rank`` of function ``index``, whose body lies at ``body``."""
+def _offsets(wasm: bytes, body: tuple[int, int]) -> list[int]:
+    """The module offset of each instruction of the function body at ``body``, in order, as pywasm counts them."""
     start, end = body
     groups, pos = read_u(wasm, start)
     for _ in range(groups):
         pos = skip_valtype(wasm, skip_leb(wasm, pos))
-    seen = 0
+    offsets = []
     while pos < end:
         if wasm[pos] not in _STRUCTURE:
-            if seen == rank:
-                return pos
-            seen += 1
+            offsets.append(pos)
         pos = skip_instruction(wasm, pos)
-    raise DecodeError(f"function {index} has no instruction number {rank}")
+    return offsets
