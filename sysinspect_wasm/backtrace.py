@@ -171,14 +171,24 @@ _RUST_ESCAPE = re.compile(r"\$([A-Z]{1,2}|u[0-9a-f]{1,6})\$")
 
 
 def demangle(name: str) -> str:
-    """A Rust (legacy mangling) symbol as wasmtime shows it, hash included; any other name unchanged.
+    """A Rust (legacy mangling) or C++ symbol as wasmtime shows it; any other name unchanged.
 
     ``_ZN9trapchain12divide_share17h0123456789abcdefE`` ->
-    ``trapchain::divide_share::h0123456789abcdef``.
+    ``trapchain::divide_share::h0123456789abcdef`` (the hash included, as wasmtime shows it);
+    ``_ZN6shares6divideIiEET_S1_S1_`` -> ``int shares::divide<int>(int, int)``.
     """
+    rust = _demangle_rust(name)
+    if rust is not None:
+        return rust
+    if name.startswith("_Z"):
+        return _demangle_cpp(name) or name
+    return name
+
+
+def _demangle_rust(name: str) -> str | None:
     symbol = name[1:] if name.startswith("__ZN") else name
     if not symbol.startswith("_ZN"):
-        return name
+        return None
     symbol = symbol.split(".llvm.", 1)[0]
     parts = []
     pos = 3
@@ -187,15 +197,56 @@ def demangle(name: str) -> str:
         while pos < len(symbol) and symbol[pos].isdigit():
             pos += 1
         if digits == pos:
-            return name
+            return None
         length = int(symbol[digits:pos])
         if length == 0 or pos + length > len(symbol):
-            return name
+            return None
         parts.append(_rust_ident(symbol[pos : pos + length]))
         pos += length
     if pos != len(symbol) - 1 or not parts:
-        return name
+        return None
     return "::".join(parts)
+
+
+_CXA: list[Any] = []  # the C++ runtime's demangler, once looked up (None: there is none)
+
+
+def _demangle_cpp(name: str) -> str | None:
+    """An Itanium C++ symbol demangled by the C++ runtime's own ``__cxa_demangle`` (None: not demangled).
+
+    C++ names in a module's name section are already demangled (wasm-ld writes
+    them so); DWARF keeps the mangled linkage names. A C++ runtime library is
+    on almost every host; where there is none, the mangled name is shown.
+    """
+    if not _CXA:
+        import ctypes
+        import ctypes.util
+
+        function = None
+        for library in (ctypes.util.find_library("stdc++"), "libstdc++.so.6", ctypes.util.find_library("c++")):
+            if not library:
+                continue
+            try:
+                function = ctypes.CDLL(library).__cxa_demangle
+            except (OSError, AttributeError):
+                continue
+            function.restype = ctypes.c_void_p
+            function.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
+            break
+        _CXA.append(function)
+    function = _CXA[0]
+    if function is None:
+        return None
+    import ctypes
+
+    status = ctypes.c_int(1)
+    pointer = function(name.encode("utf-8", "replace"), None, None, ctypes.byref(status))
+    if not pointer or status.value != 0:
+        return None
+    try:
+        return ctypes.string_at(pointer).decode("utf-8", "replace")
+    finally:
+        ctypes.CDLL(None).free(ctypes.c_void_p(pointer))
 
 
 def _rust_ident(ident: str) -> str:

@@ -1,7 +1,7 @@
 """Backtraces of a trapped guest: the same frames on both backends, and the same as wasmtime's own.
 
 The guests (``tests/guests/traps/``, built with debug info by its ``build.sh``) trap a few calls deep: a C
-module divides by zero (with an inlined frame), a Zig module indexes out of bounds in a safe build, a Rust
+module divides by zero (with an inlined frame), a C++ one too (in a method and a template), a Zig module indexes out of bounds in a safe build, a Rust
 module divides by zero and panics. The oracle is wasmtime itself, run bare (no rewriting, no epochs, as
 ``wasmtime run`` would) with ``WASMTIME_BACKTRACE_DETAILS=1``: its backtrace text holds every frame's name
 and, from DWARF, every source position, inlined frames included.
@@ -28,17 +28,19 @@ from sysinspect_wasm.spec import Limits, RunSpec
 from sysinspect_wasm.traps import Frame, Trap, TrapKind
 
 GUESTS = Path(__file__).parent / "guests" / "traps"
-MODULES = ("trapchain-c", "trapchain-zig", "trapchain-rust")
+MODULES = ("trapchain-c", "trapchain-cpp", "trapchain-zig", "trapchain-rust")
 
 # where each guest fails, as its author wrote it: the innermost frame of the author's own code
 AUTHOR_FRAMES = {
     "trapchain-c": ("divide_share", "trapchain.c:7"),
+    "trapchain-cpp": ("int shares::divide<int>(int, int)", "trapchain.cpp:8"),
     "trapchain-zig": ("trapchain.slotAt", "trapchain.zig:8"),
     "trapchain-rust": ("trapchain::divide_share::", "trapchain.rs:5"),
 }
 # the message names the innermost named frame: for Zig and Rust, that is the panic's own machinery
 MESSAGES = {
     "trapchain-c": "wasm trap: integer divide by zero in divide_share (trapchain.c:7)",
+    "trapchain-cpp": "wasm trap: integer divide by zero in int shares::divide<int>(int, int) (trapchain.cpp:8)",
     "trapchain-zig": "wasm trap: unreachable instruction executed in process.abort (process.zig:859)",
     "trapchain-rust": "wasm trap: unreachable instruction executed in __rust_start_panic (lib.rs:84)",
 }
@@ -211,15 +213,18 @@ def test_frames_of_a_rewritten_module_point_into_the_authors_bytes(tmp_path: Pat
 # -- the pieces ----------------------------------------------------------------------------------
 
 
-def test_rust_symbols_are_demangled_as_wasmtime_shows_them() -> None:
+def test_rust_and_cpp_symbols_are_demangled_as_wasmtime_shows_them() -> None:
     assert demangle("_ZN9trapchain12divide_share17hdc2c6ecf87a2344cE") == "trapchain::divide_share::hdc2c6ecf87a2344c"
     assert demangle("_ZN3std9panicking19begin_panic_handler28_$u7b$$u7b$closure$u7d$$u7d$17h8ef066ac4d1e7406E") \
         == "std::panicking::begin_panic_handler::{{closure}}::h8ef066ac4d1e7406"
     assert demangle("_ZN4core3ptr85drop_in_place$LT$std..rt..lang_start$LT$$LP$$RP$$GT$..$u7b$$u7b$closure$u7d$$u7d$$GT$"
                     "17h0000000000000000E") \
         == "core::ptr::drop_in_place<std::rt::lang_start<()>::{{closure}}>::h0000000000000000"
-    for plain in ("main", "divide_share", "_ZN3foo", "_Z3fooi", "_ZN3fooE3bar", "debug.defaultPanic"):
+    for plain in ("main", "divide_share", "_ZN3foo", "_Zgarbage", "debug.defaultPanic"):
         assert demangle(plain) == plain
+    # C++ (DWARF's linkage names; the name section's are already demangled), as wasmtime's cpp_demangle shows them
+    assert demangle("_ZNK6Parser5limitEi") == "Parser::limit(int) const"
+    assert demangle("_ZN6shares6divideIiEET_S1_S1_") == "int shares::divide<int>(int, int)"
 
 
 def test_a_module_without_names_or_dwarf_gives_indices() -> None:
