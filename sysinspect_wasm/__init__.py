@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .hostapi import HOST_FUNCTIONS, GuestMemory, HostApi, HostContext
     from .result import ExportInfo, HostCall, RunResult, Value
     from .spec import Limits, Preopen, RunSpec
-    from .traps import Trap, TrapKind
+    from .traps import Frame, Trap, TrapKind
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ _HOMES = {
     "Limits": "spec",
     "Preopen": "spec",
     "RunSpec": "spec",
+    "Frame": "traps",
     "Trap": "traps",
     "TrapKind": "traps",
 }
@@ -55,6 +56,7 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "ExportInfo",
+    "Frame",
     "GuestMemory",
     "GuestTrap",
     "HostApi",

@@ -26,17 +26,19 @@ from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.hostapi import HostApi
 from sysinspect_wasm.result import RunResult
 from sysinspect_wasm.spec import WASM_PAGE, RunSpec
-from sysinspect_wasm.traps import Trap, TrapKind
+from sysinspect_wasm.traps import Frame, Trap, TrapKind
 
 from . import values
 from .epoch import Interrupt
 from .hostbind import bind_host_api
 from .output import CappedOutput
 from .program import START, Program, annotate, memory_over_ceiling
-from .traps import classify
+from .traps import author_frames, classify, trap_frames
 
 if TYPE_CHECKING:
     import threading
+
+    from .tracing import Stops
 
 GRACE_SECONDS = 0.3
 """How long past its deadline a timed run may take to unwind before it is abandoned."""
@@ -57,6 +59,8 @@ class WasiRun:
         self.stdout = CappedOutput("stdout", limits.stdout_bytes, self.interrupt)
         self.stderr = CappedOutput("stderr", limits.stderr_bytes, self.interrupt)
         self.outcome: Outcome | None = None
+        self.frames: tuple[Frame, ...] = ()  # a wasm trap's, as wasmtime gives them (in the compiled module)
+        self.stops: Stops | None = None  # only a traced run (--trace) has them
         self.failure: BaseException | None = None
         self.finished: threading.Event | None = None  # only a timed run, on a worker thread, is waited for
         if self.deadline is not None:
@@ -85,6 +89,7 @@ class WasiRun:
             host_calls=list(self.api.calls),
             logs=list(self.api.logs),
             elapsed=time.monotonic() - started,
+            frames=author_frames(self.frames, self.program.guards, self.program.module_bytes) if trap else (),
         )
 
     def _wasi_config(self) -> wasmtime.WasiConfig:
@@ -108,8 +113,12 @@ class WasiRun:
     def _stopped(self, exc: Exception, *, linking: bool = False) -> Outcome:
         if self.interrupt.reason is not None:  # our own reason to stop wins
             return None, self.interrupt.reason
+        if self.stops is not None:  # a traced run: a WASI call may have passed on what stopped the guest
+            exc = self.stops.passed_on(exc)
         if isinstance(exc, wasmtime.ExitTrap):
             return exc.code, None
+        if isinstance(exc, wasmtime.Trap):
+            self.frames = trap_frames(exc)
         return None, classify(exc, self.program.guards, linking=linking)
 
     def _execute(self) -> Outcome:
@@ -127,9 +136,16 @@ class WasiRun:
             store.set_wasi(self._wasi_config())
             linker = wasmtime.Linker(engine)
             linker.define_wasi()
-            bind_host_api(linker, self.api)
             try:
-                instance = linker.instantiate(store, program.module)
+                if self.spec.trace is None:
+                    bind_host_api(linker, self.api)
+                    instance = linker.instantiate(store, program.module)
+                else:
+                    from .tracing import Stops, traced_instance
+
+                    self.stops = Stops()
+                    instance = traced_instance(store, engine, linker, program.module, self.api, self.spec.trace,
+                                               self.stops)
             except wasmtime.WasmtimeError as exc:  # Trap is not a WasmtimeError
                 return self._stopped(exc, linking=True)
             except wasmtime.Trap as exc:
