@@ -66,8 +66,10 @@ ZIGLANG_PIN = "0.17.1"
 """The ziglang release the launchers are built and checked with (the corpus build pins the same)."""
 PAYLOAD_SUBDIR = ("lib", "runtime", "wasm-runtime")
 PACKAGES = ("sysinspect_wasm", "sysinspect_wasm_reference", "sysinspect_wasm_production", "sysinspect_wasm_runtime",
-            "pywasm", "jeepney")
-"""The pure-Python packages of ``python/`` (jeepney: the D-Bus client of the PackageKit helpers). Not the differential tester (``wasm-runtime diff``) nor the corpus:
+            "pywasm", "jeepney", "elftools")
+"""The pure-Python packages of ``python/`` (jeepney: the D-Bus client of the PackageKit helpers; elftools: the
+DWARF reader that gives a trap's backtrace its source lines, imported only when a guest traps). Not the
+differential tester (``wasm-runtime diff``) nor the corpus:
 a minion runs modules, it does not test backends, and its modules come from its sharelib."""
 DIST_INFO = ("pywasm",)
 """Packages whose version is read from their metadata at run time (the reference backend checks pywasm's)."""

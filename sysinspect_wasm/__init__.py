@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .interfaces import GuestMemory
     from .result import ExportInfo, HostCall, RunResult, Value
     from .spec import Limits, Preopen, RunSpec
-    from .traps import Trap, TrapKind
+    from .traps import Frame, Trap, TrapKind
 
 __version__ = "0.1.0"
 
@@ -47,6 +47,7 @@ _HOMES = {
     "Limits": "spec",
     "Preopen": "spec",
     "RunSpec": "spec",
+    "Frame": "traps",
     "Trap": "traps",
     "TrapKind": "traps",
 }
@@ -57,6 +58,7 @@ __all__ = [
     "Backend",
     "BackendUnavailable",
     "ExportInfo",
+    "Frame",
     "GuestMemory",
     "GuestTrap",
     "HostApi",

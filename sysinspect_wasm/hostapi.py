@@ -95,6 +95,7 @@ class HostApi:
         self._header_bytes: bytes | None = None
         self.logs: list[str] = []
         self.calls: list[HostCall] = []
+        self.observe: Callable[[HostCall], None] | None = None  # told of each call as it returns (--trace)
         self._packagekit: PackageKit | None = None
 
     @property
@@ -114,9 +115,10 @@ class HostApi:
             result = handler(memory, record, *args)
         except BadCall:
             result = BAD_CALL
-        self.calls.append(
-            HostCall(name, tuple(args), record.get("request"), record.get("output"), result)
-        )
+        call = HostCall(name, tuple(args), record.get("request"), record.get("output"), result)
+        self.calls.append(call)
+        if self.observe is not None:
+            self.observe(call)
         return result
 
     # -- memory helpers ---------------------------------------------------

@@ -8,7 +8,7 @@ from .records import FrozenRecord, Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .traps import Trap
+    from .traps import Frame, Trap
 
 
 class HostCall(FrozenRecord):
@@ -35,7 +35,7 @@ class HostCall(FrozenRecord):
 class RunResult(Record):
     """The outcome of one run, the same shape on every backend."""
 
-    __match_args__ = ("exit_code", "stdout", "stderr", "trap", "host_calls", "logs", "elapsed")
+    __match_args__ = ("exit_code", "stdout", "stderr", "trap", "host_calls", "logs", "elapsed", "frames")
     exit_code: int | None
     stdout: bytes
     stderr: bytes
@@ -43,10 +43,11 @@ class RunResult(Record):
     host_calls: list[HostCall]
     logs: list[str]
     elapsed: float
+    frames: tuple[Frame, ...]
 
     def __init__(self, exit_code: int | None, stdout: bytes = b"", stderr: bytes = b"", trap: Trap | None = None,
                  host_calls: list[HostCall] | None = None, logs: list[str] | None = None,
-                 elapsed: float = 0.0) -> None:
+                 elapsed: float = 0.0, frames: tuple[Frame, ...] = ()) -> None:
         self.exit_code = exit_code
         self.stdout = stdout
         self.stderr = stderr
@@ -54,6 +55,7 @@ class RunResult(Record):
         self.host_calls = [] if host_calls is None else host_calls
         self.logs = [] if logs is None else logs
         self.elapsed = elapsed
+        self.frames = frames  # a trapped guest's call stack, innermost first (empty: none known)
 
     @property
     def ok(self) -> bool:

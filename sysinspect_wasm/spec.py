@@ -6,7 +6,7 @@ from .records import FrozenRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
     from .hostapi import HostContext
@@ -80,23 +80,26 @@ class RunSpec(FrozenRecord):
     ``argv`` is the whole argument vector including ``argv[0]`` (empty by
     default, as upstream passes none); ``env`` is the whole environment.
     ``env``, ``limits`` and ``host`` left out (or ``None``) get fresh defaults:
-    an empty environment, ``Limits()`` and ``HostContext()``.
+    an empty environment, ``Limits()`` and ``HostContext()``. ``trace``, when
+    given, receives one line per WASI and host API call as it returns
+    (:mod:`.trace`); a run without it traces nothing.
     """
 
-    __match_args__ = ("argv", "env", "stdin", "preopens", "limits", "host")
+    __match_args__ = ("argv", "env", "stdin", "preopens", "limits", "host", "trace")
     argv: tuple[str, ...]
     env: Mapping[str, str]
     stdin: bytes
     preopens: tuple[Preopen, ...]
     limits: Limits
     host: HostContext
+    trace: Callable[[str], None] | None
 
     def __init__(self, argv: tuple[str, ...] = (), env: Mapping[str, str] | None = None, stdin: bytes = b"",
                  preopens: tuple[Preopen, ...] = (), limits: Limits | None = None,
-                 host: HostContext | None = None) -> None:
+                 host: HostContext | None = None, trace: Callable[[str], None] | None = None) -> None:
         if host is None:
             from .hostapi import HostContext
 
             host = HostContext()
         self.__dict__.update(argv=argv, env={} if env is None else env, stdin=stdin, preopens=preopens,
-                             limits=Limits() if limits is None else limits, host=host)
+                             limits=Limits() if limits is None else limits, host=host, trace=trace)

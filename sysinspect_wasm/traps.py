@@ -31,19 +31,33 @@ class TrapKind(enum.StrEnum):
 
 
 class Trap(FrozenRecord):
-    """A classified guest failure: the kind is compared, the message is for people.
+    """A classified guest failure: the kind is compared, the message is for people."""
 
-    ``frames`` is where a wasm trap happened, when the backend knows it: ``(function index, byte offset in the
-    module)`` per frame, innermost first (the wasmtime backend fills it from the trap's trace; empty otherwise).
-    """
-
-    __match_args__ = ("kind", "message", "frames")
+    __match_args__ = ("kind", "message")
     kind: TrapKind
     message: str
-    frames: tuple[tuple[int, int], ...]
 
-    def __init__(self, kind: TrapKind, message: str = "", frames: tuple[tuple[int, int], ...] = ()) -> None:
-        self.__dict__.update(kind=kind, message=message, frames=frames)
+    def __init__(self, kind: TrapKind, message: str = "") -> None:
+        self.__dict__.update(kind=kind, message=message)
 
     def __str__(self) -> str:
         return f"{self.kind.value}: {self.message}" if self.message else self.kind.value
+
+
+class Frame(FrozenRecord):
+    """One frame of a trapped guest's call stack, as raw as both backends can give it.
+
+    ``func_index`` is the function's index in the module's function index space
+    (imports first), ``module_offset`` the byte offset, from the start of the module
+    file, of the instruction the frame was executing: the trapping instruction in the
+    innermost frame, the call in every other. Both refer to the module as its author
+    built it, never to a copy a backend rewrote. Names and source lines are resolved
+    from these and the module's bytes only when someone asks (:mod:`.backtrace`).
+    """
+
+    __match_args__ = ("func_index", "module_offset")
+    func_index: int
+    module_offset: int
+
+    def __init__(self, func_index: int, module_offset: int) -> None:
+        self.__dict__.update(func_index=func_index, module_offset=module_offset)

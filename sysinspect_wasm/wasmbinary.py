@@ -545,6 +545,32 @@ def read_layout(data: bytes) -> ModuleLayout:
     )
 
 
+def read_bodies(data: bytes, section: Section) -> list[tuple[int, int]]:
+    """Where each function body of code section ``section`` lies: ``(start, end)``, ``start`` just after its size."""
+    count, pos = read_u(data, section.payload_start)
+    bodies = []
+    for _ in range(count):
+        size, start = read_u(data, pos)
+        pos = start + size
+        if pos > section.end:
+            raise DecodeError("function body runs past the code section")
+        bodies.append((start, pos))
+    if pos != section.end:
+        raise DecodeError("code section size mismatch")
+    return bodies
+
+
+def custom_sections(data: bytes) -> dict[str, bytes]:
+    """The payload of every custom section by name (the first of each name), without the name."""
+    found: dict[str, bytes] = {}
+    for section in read_sections(data):
+        if section.id == SECTION_CUSTOM:
+            length, pos = read_u(data, section.payload_start)
+            name = data[pos : pos + length].decode("utf-8", "replace")
+            found.setdefault(name, data[pos + length : section.end])
+    return found
+
+
 def section_bytes(section_id: int, payload: bytes) -> bytes:
     """A whole section: id, size and payload."""
     return bytes([section_id]) + encode_u(len(payload)) + payload

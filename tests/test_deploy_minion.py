@@ -43,6 +43,7 @@ SYSINSPECT_ARCH = {62: "x86_64", 183: "arm64", 40: "arm", 243: "riscv"}
 MODULES = ("osrelease-go", "osrelease-c", "osrelease-rust", "headerinfo-c", "textreport-go", "fault-loop-c",
            "hostview-c")
 PRIVATE = Path("/var/tmp") / f"sysinspect-wasm-{NOBODY}"
+TRAPS = Path(__file__).resolve().parent / "guests" / "traps"
 
 if os.geteuid() != 0 or not SYSTEM_PYTHON.exists():
     pytest.skip("plays a root minion: needs root and a system /usr/bin/python3", allow_module_level=True)
@@ -242,6 +243,7 @@ def sharelib(bundle: Path) -> Iterator[Sharelib]:
     synced = Sharelib(root)
     modules = {f"{m}.wasm": CORPUS / f"{m}.wasm" for m in MODULES}
     modules["net.probe.wasm"] = CORPUS / "osrelease-c.wasm"  # a dotted id
+    modules["trapchain-c.wasm"] = TRAPS / "trapchain-c.wasm"  # built with DWARF: traps three calls deep
     synced.sync(bundle, "linux-x86_64", modules)
     shutil.rmtree(PRIVATE, ignore_errors=True)
     yield synced
@@ -340,6 +342,14 @@ def test_the_packagekit_helpers_work_from_the_synced_tree(sharelib: Sharelib) ->
         assert answer["data"]["pk_available"] is True, (backend, answer)
         status = answer["data"]["pk"]
         assert list(status) == STATUS_KEYS and status["backend_name"] == "apt", (backend, status)
+
+
+def test_a_trap_names_its_source_line_from_the_synced_tree(sharelib: Sharelib) -> None:
+    """The tree carries the DWARF reader: a trap's message names the innermost frame's file and line on a minion too."""
+    for backend in ("wasmtime", "pywasm"):
+        answer = call(sharelib, model_call("wasm.trapchain-c", {"rt.backend": backend}))
+        assert answer["retcode"] != 0, answer
+        assert answer["message"].endswith("integer divide by zero in divide_share (trapchain.c:7)"), (backend, answer)
 
 
 def test_the_old_form_and_a_dotted_id(sharelib: Sharelib) -> None:

@@ -41,7 +41,6 @@ NOT_SHIPPED = {
     "corpus/.gitignore": "a file of the checkout",
     "corpus/modules.toml": "the corpus's catalogue: read by corpus/build.py, which rebuilds the corpus from a checkout",
     "corpus/src/*": "the corpus's guest sources: build inputs of corpus/build.py (the built modules ship)",
-    "corpus/sdk/*": "guest SDKs: build inputs of the corpus, copied into guest projects from a checkout",
     "differential/regressions/*": "regression modules read by findings.regressions(), which only the test suite calls",
 }
 """Non-Python files under a package root that the wheel leaves out, and why. Anything else there must ship."""
@@ -51,10 +50,13 @@ RUN_TIME_DATA = (
     "sysinspect_wasm_launcher/wasm-runtime.c",
     "sysinspect_wasm_launcher/boot.py",
     "sysinspect_wasm_differential/guests/fsprobe.wasm",
+    "sysinspect_wasm_corpus/sdk/go/sysinspect.go",
+    "sysinspect_wasm_runtime/templates/go/main.go",
     "sysinspect_wasm/py.typed",
 )
 """Files the code opens at run time (the embedded library and its manifest, the launcher's source and boot script,
-the filesystem probe of ``wasm-runtime diff``, the type marker): named here as well, so that a rule above that
+the filesystem probe of ``wasm-runtime diff``, the guest SDKs and project templates of ``wasm-runtime new``, the
+type marker): named here as well, so that a rule above that
 wrongly excluded one would still fail."""
 
 

@@ -16,8 +16,8 @@ pytest.importorskip("wasmtime", reason="the production backend needs wasmtime")
 
 import wasmtime
 from sysinspect_wasm_production.instrument import instrument
-from sysinspect_wasm_production.opcodes import find_memory_grows, skip_instruction
 
+from sysinspect_wasm.opcodes import find_memory_grows, skip_instruction
 from sysinspect_wasm.wasmbinary import (
     SECTION_CODE,
     DecodeError,

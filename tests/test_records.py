@@ -32,12 +32,13 @@ def _runner(argv: list[str], timeout: float) -> Any:
 
 def _examples() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """Per record (by qualified name), two sets of arguments that differ in every field."""
+    from sysinspect_wasm.backtrace import Location, ResolvedFrame
     from sysinspect_wasm.commands import run_host_command
     from sysinspect_wasm.hostapi import HostContext
     from sysinspect_wasm.packagekit import PackageKit
     from sysinspect_wasm.result import HostCall
     from sysinspect_wasm.spec import Limits, Preopen
-    from sysinspect_wasm.traps import Trap, TrapKind
+    from sysinspect_wasm.traps import Frame, Trap, TrapKind
 
     examples: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         "sysinspect_wasm.commands.CommandOutcome": ({"exit_code": 0, "stdout": "a", "stderr": ""},
@@ -55,22 +56,32 @@ def _examples() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
             {"timeout": 1.5, "memory_bytes": 2 * 65536, "stdout_bytes": 3, "stderr_bytes": 4}),
         "sysinspect_wasm.spec.RunSpec": (
             {"argv": (), "env": {}, "stdin": b"", "preopens": (), "limits": Limits(),
-             "host": HostContext()},
+             "host": HostContext(), "trace": None},
             {"argv": ("m",), "env": {"A": "1"}, "stdin": b"in", "preopens": (Preopen(Path("/"), "/"),),
-             "limits": Limits(timeout=1), "host": HostContext("other")}),
+             "limits": Limits(timeout=1), "host": HostContext("other"), "trace": print}),
         "sysinspect_wasm.result.HostCall": (
             {"function": "f", "args": (), "request": None, "output": None, "result": None},
             {"function": "g", "args": (1,), "request": "r", "output": b"o", "result": 0}),
         "sysinspect_wasm.result.RunResult": (
-            {"exit_code": 0, "stdout": b"", "stderr": b"", "trap": None, "host_calls": [], "logs": [], "elapsed": 0.0},
+            {"exit_code": 0, "stdout": b"", "stderr": b"", "trap": None, "host_calls": [], "logs": [], "elapsed": 0.0,
+             "frames": ()},
             {"exit_code": None, "stdout": b"o", "stderr": b"e", "trap": Trap(TrapKind.UNREACHABLE),
-             "host_calls": [HostCall("f", ())], "logs": ["l"], "elapsed": 1.0}),
+             "host_calls": [HostCall("f", ())], "logs": ["l"], "elapsed": 1.0, "frames": (Frame(1, 2),)}),
         "sysinspect_wasm.result.Value": ({"type": "i32", "bits": 0}, {"type": "i64", "bits": 1}),
         "sysinspect_wasm.result.ExportInfo": (
             {"name": "a", "kind": "func", "params": (), "results": ()},
             {"name": "b", "kind": "global", "params": ("i32",), "results": ("i64",)}),
-        "sysinspect_wasm.traps.Trap": ({"kind": TrapKind.UNREACHABLE, "message": "", "frames": ()},
-                                       {"kind": TrapKind.TIMEOUT, "message": "m", "frames": ((3, 41),)}),
+        "sysinspect_wasm.traps.Trap": ({"kind": TrapKind.UNREACHABLE, "message": ""},
+                                       {"kind": TrapKind.TIMEOUT, "message": "m"}),
+        "sysinspect_wasm.traps.Frame": ({"func_index": 0, "module_offset": 1}, {"func_index": 2, "module_offset": 3}),
+        "sysinspect_wasm.backtrace.Location": (
+            {"function": "f", "file": "a.c", "line": 1, "column": 0, "inlined": False},
+            {"function": "g", "file": "b.c", "line": 2, "column": 3, "inlined": True}),
+        "sysinspect_wasm.backtrace.ResolvedFrame": (
+            {"frame": Frame(0, 1), "name": "f", "locations": ()},
+            {"frame": Frame(2, 3), "name": "g", "locations": (Location("g", "b.c", 2, 3, False),)}),
+        "sysinspect_wasm.backtrace.Backtrace": (
+            {"frames": (), "omitted": 0}, {"frames": (ResolvedFrame(Frame(0, 1), "f"),), "omitted": 1}),
         "sysinspect_wasm_runtime.response.ModResponse": (
             {"retcode": 0, "message": "a", "warning": [], "data": None},
             {"retcode": 1, "message": "b", "warning": ["w"], "data": {"changed": True}}),

@@ -365,12 +365,12 @@ def test_logs_are_kept_when_the_guest_fails(run: Runner) -> None:
 
 
 @pytest.mark.parametrize(("module", "words"), [
-    ("unreachable", "unreachable instruction executed"),
-    ("divzero", "integer divide by zero"),
-    ("oob", "out of bounds memory access"),
-    ("overflow", "integer overflow"),
-    ("conversion", "invalid conversion to integer"),
-    ("recurse", "call stack exhausted"),
+    ("unreachable", "unreachable instruction executed in main"),  # the innermost named frame: the guest's $main
+    ("divzero", "integer divide by zero in main"),
+    ("oob", "out of bounds memory access in main"),
+    ("overflow", "integer overflow in main"),
+    ("conversion", "invalid conversion to integer in main"),
+    ("recurse", "call stack exhausted"),  # where the stack ran out differs between the backends: no frame
 ])
 def test_traps(run: Runner, module: str, words: str) -> None:
     assert run(module) == failed(5, f'Failed to run module "{module}": wasm trap: {words}')

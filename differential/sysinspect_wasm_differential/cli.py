@@ -108,6 +108,9 @@ def diff_parser(prog: str = "wasm-runtime diff") -> argparse.ArgumentParser:
     parser.add_argument("--volatile", action="append", default=[], metavar="WHAT",
                         help="output that depends on the clock or random numbers: a JSON Pointer into stdout "
                              "(e.g. /time), or stdout, stderr, logs; repeatable")
+    parser.add_argument("--trace", action="store_true",
+                        help="also compare the two backends' traces (every WASI and api.* call, as run --trace "
+                             "shows them) call by call, and name the first call where they part")
     parser.add_argument("--live-exec", action="store_true",
                         help="run commands the guest asks api.exec for that are not on the tape, for real "
                              "(once each; both backends get the same answer)")
@@ -201,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command:
             tally = command_campaign(wasm, hints, args.examples, seed=args.seed,
-                                     chosen=chosen, backends=args.backends, live_exec=args.live_exec)
+                                     chosen=chosen, backends=args.backends, live_exec=args.live_exec,
+                                     trace=args.trace)
         else:
             tally = instance_campaign(wasm, module_id, args.examples, seed=args.seed, chosen=chosen,
                                       backends=args.backends)

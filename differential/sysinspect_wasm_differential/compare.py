@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sysinspect_wasm.result import ExportInfo, HostCall, RunResult, Value
-from sysinspect_wasm.traps import Trap
+from sysinspect_wasm.traps import Frame, Trap
 
 from .filetree import Snapshot, describe_entry
 from .normalise import (
     LOG_TIMESTAMP,
     NAN_PAYLOAD,
     STABLE,
+    TRACE_CLOCK,
+    TRAP_SITE,
     VOLATILE_OUTPUT,
     Normalisation,
     Volatility,
@@ -33,6 +35,7 @@ from .normalise import (
     canonical_value,
     mask_stream,
     normalise_logs,
+    normalise_trace,
     poisoning,
 )
 
@@ -133,6 +136,7 @@ class RunObservation:
     backend: str
     result: RunResult
     files: Snapshot | None = None
+    trace: tuple[str, ...] | None = None  # the --trace lines of the run (None: not traced)
 
 
 def _host_call_view(call: HostCall, mask_request: bool) -> tuple[object, ...]:
@@ -177,6 +181,8 @@ def compare_runs(left: RunObservation, right: RunObservation, volatility: Volati
 
     if trap_kind(a.trap) != trap_kind(b.trap):
         comparison.differ("trap", "", a.trap, b.trap)
+    elif a.trap is not None:
+        _compare_frames(comparison, a.frames, b.frames)
     if a.exit_code != b.exit_code:
         comparison.differ("exit code", "", a.exit_code, b.exit_code)
 
@@ -206,12 +212,32 @@ def compare_runs(left: RunObservation, right: RunObservation, volatility: Volati
     calls_b = [_host_call_view(c, volatility.logs) for c in b.host_calls]
     _compare_sequences(comparison, "host calls", calls_a, calls_b, _show_call)
 
+    if left.trace is not None and right.trace is not None:
+        trace_a, trace_b = normalise_trace(left.trace), normalise_trace(right.trace)
+        if trace_a != list(left.trace) or trace_b != list(right.trace):
+            comparison.applied(TRACE_CLOCK)
+        _compare_sequences(comparison, "trace", trace_a, trace_b, lambda line: line)
+
     if left.files is not None and right.files is not None:
         for path in sorted(set(left.files) | set(right.files)):
             entry_a, entry_b = left.files.get(path), right.files.get(path)
             if entry_a != entry_b:
                 comparison.differ("files", "/" + path, describe_entry(entry_a), describe_entry(entry_b))
     return comparison
+
+
+def _show_frame(frame: Frame) -> str:
+    return f"function {frame.func_index} at module offset 0x{frame.module_offset:x}"
+
+
+def _compare_frames(comparison: Comparison, left: Sequence[Frame], right: Sequence[Frame]) -> None:
+    """The backtraces of a trap both sides agree on: every frame, the innermost one's offset aside (TRAP_SITE)."""
+    if not left or not right:  # a side that could not read its stack says nothing about it
+        return
+    if left[0].func_index == right[0].func_index and left[0] != right[0]:
+        comparison.applied(TRAP_SITE)
+        left, right = [right[0], *left[1:]], right
+    _compare_sequences(comparison, "backtrace", left, right, _show_frame)
 
 
 def _first_difference(a: bytes, b: bytes) -> int:

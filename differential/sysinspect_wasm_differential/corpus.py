@@ -135,12 +135,13 @@ def describe_case(case: CommandCase) -> str:
 def command_campaign(wasm: bytes | Path, hints: ModuleHints, examples: int, *, seed: int | None = None,
                      chosen: Budget | None = None, backends: Sequence[str] = DEFAULT_BACKENDS,
                      derandomize: bool = False, live_exec: bool = False,
-                     progress: Callable[[Tally], None] | None = None) -> Tally:
-    """Draw ``examples`` examples for one command module and compare the backends on each."""
+                     progress: Callable[[Tally], None] | None = None, trace: bool = False) -> Tally:
+    """Draw ``examples`` examples for one command module and compare the backends on each (``trace``: their
+    WASI and host API calls too, call by call)."""
     chosen = chosen or budget()
     limits = hints.limits or Limits(timeout=chosen.run_timeout)
     tally = Tally(hints.module_id, progress=progress)
-    pair = ModulePair(wasm, hints.module_id, backends)
+    pair = ModulePair(wasm, hints.module_id, backends, trace=trace)
     if not pair.loaded:
         with contextlib.suppress(Divergence):  # recorded in the tally
             tally.check(compare_loads(pair), lambda: "loading the module")

@@ -87,10 +87,12 @@ def _error_text(exc: BaseException) -> str:
 class ModulePair:
     """One module loaded by two backends (by default wasmtime, then pywasm)."""
 
-    def __init__(self, wasm: bytes | Path, name: str, backends: Sequence[str] = DEFAULT_BACKENDS) -> None:
+    def __init__(self, wasm: bytes | Path, name: str, backends: Sequence[str] = DEFAULT_BACKENDS, *,
+                 trace: bool = False) -> None:
         if len(backends) != 2:
             raise ValueError("a differential comparison needs exactly two backends")
         self.name = name
+        self.trace = trace  # command runs record their --trace lines, to be compared call by call
         self.backend_names = tuple(backends)
         self.modules: list[Module | None] = []
         self.load_errors: list[Trap | None] = []
@@ -119,11 +121,13 @@ class ModulePair:
         with tempfile.TemporaryDirectory(prefix="sysinspect-diff-") as folder:
             root = Path(folder)
             materialise(case.files, root)
+            lines: list[str] = []
             spec = guest_run_spec(self.name, case.header, root, case.limits or limits, writable=case.writable,
                                   allow_exec=case.allow_exec, stdin=case.stdin, commands=responder,
-                                  packagekit=responder.packagekit())
+                                  packagekit=responder.packagekit(), trace=lines.append if self.trace else None)
             result = module.run(spec)
-            return RunObservation(self.backend_names[index], result, snapshot(root))
+            return RunObservation(self.backend_names[index], result, snapshot(root),
+                                  tuple(lines) if self.trace else None)
 
     def run_case(self, case: CommandCase, limits: Limits, *, live_exec: bool = False) -> tuple[RunObservation, RunObservation]:
         """Run ``case`` on both backends, each on its own copy of the file tree, sharing one responder."""

@@ -70,6 +70,23 @@ TRAP_MESSAGE = Normalisation(
     "each engine words its traps its own way; the shared TrapKind vocabulary is the contract",
 )
 
+TRAP_SITE = Normalisation(
+    "trap-site",
+    "the byte offset of a trap's innermost frame (its function is compared, and every other frame whole)",
+    "wasmtime gives the source location Cranelift kept for the native instruction that trapped, and "
+    "Cranelift folds a branch to a trap into one conditional trap with the branch's location (a Zig panic's "
+    "final trap, a bounds check): the same trap shows a few bytes before the trapping instruction that "
+    "pywasm, which executes instructions one by one, reports. The outer frames are calls, located alike on "
+    "both engines",
+)
+
+TRACE_CLOCK = Normalisation(
+    "trace-clock",
+    "the time and resolution a clock_time_get or clock_res_get call returned, in the lines of diff --trace",
+    "the host answers WASI's clocks from its own clock, differently on every run (random_get's bytes are "
+    "never shown, only its length); the call itself, its clock and its errno are compared",
+)
+
 ELAPSED = Normalisation(
     "elapsed",
     "the measured run time",
@@ -96,6 +113,8 @@ NORMALISATIONS: tuple[Normalisation, ...] = (
     STACK_OVERFLOW_DEPTH,
     TIMEOUT,
     TRAP_MESSAGE,
+    TRAP_SITE,
+    TRACE_CLOCK,
     ELAPSED,
     FILE_TIMES,
     VOLATILE_OUTPUT,
@@ -111,6 +130,14 @@ _LOG_STAMP = re.compile(r"^\[\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}\] - ")
 def normalise_log_line(line: str) -> str:
     """``line`` with its leading timestamp replaced by ``[time]`` (:data:`LOG_TIMESTAMP`)."""
     return _LOG_STAMP.sub("[time] - ", line, count=1)
+
+
+_CLOCK_RESULT = re.compile(r"^(wasi_snapshot_preview1\.clock_(?:time|res)_get\(.*\) -> ESUCCESS (?:time|resolution)=)\d+$")
+
+
+def normalise_trace(lines: Iterable[str]) -> list[str]:
+    """The lines of a ``--trace`` with the clocks' answers masked (:data:`TRACE_CLOCK`)."""
+    return [_CLOCK_RESULT.sub(r"\g<1><clock>", line) for line in lines]
 
 
 def normalise_logs(lines: Iterable[str]) -> list[str]:

@@ -72,8 +72,10 @@ def wasmtime_version() -> str:
         return "unknown"
 
 
-_REWRITER_SOURCES = ("instrument.py", "opcodes.py")
-"""The rewriter's own files here; the shared binary reader (:mod:`sysinspect_wasm.wasmbinary`) is added to them."""
+_REWRITER_SOURCES = ("instrument.py",)
+"""The rewriter's own files here; the shared instruction decoder and binary reader (:mod:`sysinspect_wasm.opcodes`,
+:mod:`sysinspect_wasm.wasmbinary`) are added to them."""
+_SHARED_SOURCES = ("opcodes.py", "wasmbinary.py")
 
 
 @_once
@@ -89,9 +91,10 @@ def rewriter_digest() -> str:
     import sysinspect_wasm
 
     here = os.path.dirname(os.path.abspath(__file__))
-    shared = os.path.join(os.path.dirname(os.path.abspath(sysinspect_wasm.__file__)), "wasmbinary.py")
+    core = os.path.dirname(os.path.abspath(sysinspect_wasm.__file__))
     checksum = 0
-    for path in (*(os.path.join(here, name) for name in _REWRITER_SOURCES), shared):
+    for path in (*(os.path.join(here, name) for name in _REWRITER_SOURCES),
+                 *(os.path.join(core, name) for name in _SHARED_SOURCES)):
         try:
             with open(path, "rb") as source:
                 checksum = zlib.crc32(source.read(), checksum)

@@ -99,7 +99,12 @@ _FORGET = native.Finalizer(_forget)
 
 
 def bind_host_api(linker: Any, api: HostApi) -> None:
-    """Define every function of :data:`HOST_FUNCTIONS` under ``api`` in ``linker`` (a ``wasmtime_linker_t*``)."""
+    """Define every function of :data:`HOST_FUNCTIONS` under ``api`` in ``linker``.
+
+    ``linker``: a ``wasmtime_linker_t*``, or a wasmtime-py ``Linker`` (a traced run's, :mod:`.tracing`).
+    """
+    if hasattr(linker, "ptr"):
+        linker = linker.ptr()
     module = API_MODULE.encode("utf-8")
     for name, (params, results) in HOST_FUNCTIONS.items():
         key = next(_KEYS)

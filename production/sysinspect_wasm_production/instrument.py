@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sysinspect_wasm.opcodes import find_memory_grows
 from sysinspect_wasm.wasmbinary import (
     SECTION_CODE,
     SECTION_FUNCTION,
@@ -45,7 +46,6 @@ from sysinspect_wasm.wasmbinary import (
     skip_valtype,
 )
 
-from .opcodes import find_memory_grows
 from .versions import INSTRUMENT_VERSION
 
 __all__ = ["INSTRUMENT_VERSION", "Instrumented", "instrument"]

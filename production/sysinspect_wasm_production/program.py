@@ -139,6 +139,11 @@ class Program:
             return self._native.ptr
         return module.ptr()
 
+    def module_bytes(self) -> bytes | None:
+        """The bytes of the module as its author built it (``None``: no longer to be had); for a trap's frames."""
+        source = self._source
+        return None if source is None else source()
+
     @classmethod
     def restored(cls, name: str, handle: EngineHandle, module: wasmtime.Module | NativeModule, guards: frozenset[int], note: str,
                  facts: LayoutFacts, source: Callable[[], bytes | None]) -> Program:
@@ -200,7 +205,7 @@ def annotate(program: Program, trap: Trap) -> Trap:
         return trap
     from sysinspect_wasm.traps import Trap
 
-    return Trap(trap.kind, f"{trap.message} [memory.grow is not instrumented: {program.note}]", trap.frames)
+    return Trap(trap.kind, f"{trap.message} [memory.grow is not instrumented: {program.note}]")
 
 
 def memory_over_ceiling(program: Program, ceiling_pages: int) -> Trap | None:
@@ -235,12 +240,16 @@ def compile_module(handle: EngineHandle, name: str, data: bytes) -> Program:
             prepared = this.Instrumented(data, layout=prepared.layout,
                                          note=f"rewritten module failed validation ({summary(str(exc))})")
         else:
-            return Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
+            program = Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
+            program._source = lambda: data  # a trap's frames are carried back to these bytes
+            return program
     try:
         module = wasmtime.Module(handle.engine, data)
     except wasmtime.WasmtimeError as exc:
         raise ModuleLoadError(f"module {name!r} is not a valid WebAssembly module: {summary(str(exc))}") from None
-    return Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
+    program = Program(name, handle, module, prepared.guards, prepared.layout, prepared.note)
+    program._source = lambda: data  # a trap's frames are read against these bytes
+    return program
 
 
 def read_layout_or_none(data: bytes) -> ModuleLayout | None:
@@ -267,6 +276,8 @@ def restore_program(handle: EngineHandle, name: str, data: bytes | Callable[[], 
     """
     if facts is None:
         raw = data if isinstance(data, bytes) else data()
-        return Program(name, handle, module, guards, None if raw is None else read_layout_or_none(raw), note)
+        program = Program(name, handle, module, guards, None if raw is None else read_layout_or_none(raw), note)
+        program._source = lambda: raw  # a trap's frames are carried back to these bytes
+        return program
     source = data if callable(data) else lambda: data
     return Program.restored(name, handle, module, guards, note, facts, source)

@@ -18,6 +18,7 @@ import ctypes
 import errno
 import itertools
 import os
+import sys
 import time
 
 from sysinspect_wasm.errors import WasmRuntimeError
@@ -39,9 +40,11 @@ if TYPE_CHECKING:
     from typing import Any
 
     from sysinspect_wasm.spec import RunSpec
-    from sysinspect_wasm.traps import Trap
+    from sysinspect_wasm.traps import Frame, Trap
 
     Outcome = tuple[int | None, Trap | None]
+
+    from .tracing import Stops
 
 GRACE_SECONDS = 0.3
 """How long past its deadline a timed run may take to unwind before it is abandoned."""
@@ -90,6 +93,8 @@ class WasiRun:
         self.stdout = CappedOutput("stdout", limits.stdout_bytes, self.interrupt)
         self.stderr = CappedOutput("stderr", limits.stderr_bytes, self.interrupt)
         self.outcome: Outcome | None = None
+        self.frames: tuple[Frame, ...] = ()  # a wasm trap's, as wasmtime gives them (in the compiled module)
+        self.stops: Stops | None = None  # only a traced run (--trace) has them
         self.failure: BaseException | None = None
         self.finished: threading.Event | None = None  # only a timed run, on a worker thread, is waited for
         if self.deadline is not None:
@@ -118,7 +123,14 @@ class WasiRun:
             host_calls=list(self.api.calls),
             logs=list(self.api.logs),
             elapsed=time.monotonic() - started,
+            frames=self._author_frames() if trap else (),
         )
+
+    def _author_frames(self) -> tuple[Frame, ...]:
+        """A trap's frames in the module its author built (only a trap pays for this)."""
+        from .traps import author_frames
+
+        return author_frames(self.frames, self.program.guards, self.program.module_bytes)
 
     def _wasi_config(self) -> int:
         """A new ``wasi_config_t*`` for this run (the caller hands it to a store, which takes it)."""
@@ -148,10 +160,17 @@ class WasiRun:
     def _stopped(self, exc: Exception, *, linking: bool = False) -> Outcome:
         if self.interrupt.reason is not None:  # our own reason to stop wins
             return None, self.interrupt.reason
+        if self.stops is not None:  # a traced run: a WASI call may have passed on what stopped the guest
+            exc = self.stops.passed_on(exc)
         if isinstance(exc, native.WasmtimeError) and exc.exit_code is not None:
             return exc.exit_code, None
-        from .traps import classify  # only when the guest did not end well
+        from .traps import classify, trap_frames  # only when the guest did not end well
 
+        wasmtime = sys.modules.get("wasmtime")  # a traced run's reports are wasmtime-py's
+        if wasmtime is not None and isinstance(exc, wasmtime.ExitTrap):
+            return exc.code, None
+        if isinstance(exc, native.NativeTrap) or (wasmtime is not None and isinstance(exc, wasmtime.Trap)):
+            self.frames = trap_frames(exc)
         return None, classify(exc, self.program.guards, linking=linking)
 
     def _execute(self) -> Outcome:
@@ -160,6 +179,8 @@ class WasiRun:
         over = memory_over_ceiling(program, ceiling)
         if over is not None:
             return None, over
+        if self.spec.trace is not None:
+            return self._execute_traced()
         engine = program.handle.native
         store = c.wasmtime_store_new(engine, None, native.NO_FINALIZER)
         linker = None
@@ -205,6 +226,58 @@ class WasiRun:
             # deleting here, on a live interpreter, also releases the WASI context's output callbacks; left
             # to the process's exit, wasmtime's I/O thread could call into a finalizing interpreter
             c.wasmtime_store_delete(store)
+
+
+    def _execute_traced(self) -> Outcome:
+        """:meth:`_execute` for a traced run (``--trace``): on wasmtime-py's objects, which :mod:`.tracing` links.
+
+        A developer's run, never a minion's: the WASI context is the lean binding's (the same output capture and
+        standard input), the store, linker and instance wasmtime-py's.
+        """
+        import wasmtime
+        from wasmtime import _ffi
+
+        from sysinspect_wasm.traps import Trap, TrapKind
+
+        from . import values
+        from .tracing import Stops, traced_instance
+
+        program = self.program
+        engine = program.handle.engine
+        store = wasmtime.Store(engine)
+        linker: wasmtime.Linker | None = None
+        try:
+            program.handle.clock.attach(store.ptr(), store._context(), self.interrupt)
+            store.set_limits(memory_size=self.spec.limits.memory_pages * WASM_PAGE)
+            wasi = wasmtime.WasiConfig.__new__(wasmtime.WasiConfig)
+            wasi._set_ptr(ctypes.cast(self._wasi_config(), ctypes.POINTER(_ffi.wasi_config_t)))
+            store.set_wasi(wasi)
+            linker = wasmtime.Linker(engine)
+            linker.define_wasi()
+            self.stops = Stops()
+            try:
+                assert self.spec.trace is not None
+                instance = traced_instance(store, engine, linker, program.module, self.api, self.spec.trace,
+                                           self.stops)
+            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                return self._stopped(exc, linking=True)
+            start = instance.exports(store).get(START)
+            if not isinstance(start, wasmtime.Func):
+                return None, Trap(TrapKind.LINK_ERROR, f"module {program.name!r} exports no function {START!r}")
+            signature = program.start_signature()
+            if signature is not None and (signature[0] or signature[1]):
+                return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
+            try:  # (without a known signature, wasmtime itself refuses a mismatched call)
+                values.call(store, start, [], [], [])
+            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                return self._stopped(exc)
+            if self.interrupt.reason is not None:  # e.g. an output cap passed just before the end
+                return None, self.interrupt.reason
+            return 0, None
+        finally:
+            if linker is not None:
+                linker.close()
+            store.close()  # on a live interpreter: it releases the WASI context's output callbacks
 
 
 def _set_stdin_file(wasi: int, path: str) -> None:

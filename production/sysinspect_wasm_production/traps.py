@@ -18,9 +18,11 @@ from . import native
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import wasmtime
 
-    from sysinspect_wasm.traps import Trap, TrapKind
+    from sysinspect_wasm.traps import Frame, Trap, TrapKind
 
 # sysinspect_wasm.traps (with its enum, and what enum imports) is imported when something is classified: a warm
 # call that ends well never does.
@@ -81,14 +83,14 @@ def trap_of(message: str, code: int | None, frames: tuple[tuple[int, int], ...],
             guards: frozenset[int] = frozenset()) -> Trap:
     """The shared trap for a wasm trap; an ``unreachable`` in a memory.grow guard is the memory limit.
 
-    ``frames``: ``(function index, module offset)`` per frame, innermost first; kept in the trap.
+    ``frames``: ``(function index, module offset)`` per frame, innermost first (only the innermost is read).
     """
     from sysinspect_wasm.traps import Trap, TrapKind
 
     kind = kind_of_code(code)
     if code == _CODES["UNREACHABLE"] and guards and frames and frames[0][0] in guards:
-        return Trap(TrapKind.MEMORY_LIMIT, MEMORY_LIMIT_MESSAGE, frames)
-    return Trap(kind, summary(message), frames)
+        return Trap(TrapKind.MEMORY_LIMIT, MEMORY_LIMIT_MESSAGE)
+    return Trap(kind, summary(message))
 
 
 def classify_trap(trap: wasmtime.Trap, guards: frozenset[int] = frozenset()) -> Trap:
@@ -127,3 +129,101 @@ def classify(exc: Exception, guards: frozenset[int] = frozenset(), *, linking: b
         if isinstance(exc, wasmtime.WasmtimeError):
             return classify_error(str(exc), linking=linking)
     return Trap(TrapKind.UNREACHABLE, f"{type(exc).__name__}: {exc}")
+
+
+def trap_frames(trap: wasmtime.Trap | native.NativeTrap) -> tuple[Frame, ...]:
+    """The frames of ``trap`` (wasmtime-py's or the lean binding's) as wasmtime gives them, innermost first:
+    offsets in the module it compiled."""
+    from sysinspect_wasm.traps import Frame
+
+    if isinstance(trap, native.NativeTrap):
+        return tuple(Frame(index, offset) for index, offset in trap.frames)
+    return tuple(Frame(frame.func_index, frame.module_offset) for frame in trap.frames)
+
+
+def author_frames(frames: tuple[Frame, ...], guards: frozenset[int],
+                  source: Callable[[], bytes | None]) -> tuple[Frame, ...]:
+    """``frames`` of the compiled module as frames of the module its author built (``source()``: its bytes).
+
+    Only a trap pays for this. Two things are carried back:
+
+    * the rewrite (when there are guards): the guards' own frames go (the
+      author wrote no such function), and each offset is carried back. The
+      rewrite replaces a ``memory.grow`` by a call of the same rank in the same
+      body, so walking the rewritten body and the original one instruction by
+      instruction, side by side, meets the original instruction. The rewritten
+      bytes are made again from the original (the rewrite is deterministic);
+    * a trap in a function's first instruction: with epoch interruption on,
+      wasmtime gives the offset of the body's start (its local declarations,
+      which are no instruction), so such an offset becomes the first
+      instruction's, where pywasm (and wasmtime without epochs) puts it; so
+      does a frame without an offset (a stack overflow, found at the entry).
+
+    Frames that cannot be carried back are dropped rather than shown wrong.
+    """
+    from sysinspect_wasm.traps import Frame
+
+    original = source()
+    if original is None:
+        return () if guards else frames
+    from sysinspect_wasm.wasmbinary import SECTION_CODE, DecodeError, read_bodies, read_layout
+
+    try:
+        layout = read_layout(original)
+        code = layout.section(SECTION_CODE)
+        if code is None:
+            return ()
+        bodies = read_bodies(original, code)
+        rewritten, new_bodies = original, bodies
+        if guards:
+            from .instrument import instrument
+
+            prepared = instrument(original)
+            new_code = read_layout(prepared.wasm).section(SECTION_CODE)
+            if prepared.guards != guards or new_code is None:
+                return ()
+            rewritten, new_bodies = prepared.wasm, read_bodies(prepared.wasm, new_code)
+        carried = []
+        for frame in frames:
+            if frame.func_index in guards:
+                continue
+            defined = frame.func_index - layout.imported_funcs
+            if not 0 <= defined < len(bodies):
+                return ()
+            offset = _carried(original, bodies[defined], rewritten, new_bodies[defined], frame.module_offset)
+            if offset is None:
+                return ()
+            carried.append(Frame(frame.func_index, offset))
+    except (DecodeError, IndexError):
+        return ()
+    return tuple(carried)
+
+
+def _carried(original: bytes, body: tuple[int, int], rewritten: bytes, new_body: tuple[int, int],
+             offset: int) -> int | None:
+    """The offset in ``original``'s ``body`` of the instruction at ``offset`` in ``rewritten``'s ``new_body``."""
+    from sysinspect_wasm.opcodes import skip_instruction
+
+    old, new = _code_start(original, body[0]), _code_start(rewritten, new_body[0])
+    if offset >= len(rewritten) or new_body[0] <= offset < new:
+        # the body's start: wasmtime's offset for a trap in the function's first instruction; no offset at all
+        # (all ones): a stack overflow, which wasmtime's check at the function's entry finds
+        return old
+    if not new_body[0] <= offset < new_body[1]:
+        return None
+    if new_body[1] - new_body[0] == body[1] - body[0]:  # no memory.grow rewritten in this body
+        return old + offset - new
+    while new < offset:
+        new = skip_instruction(rewritten, new)
+        old = skip_instruction(original, old)
+    return old if new == offset else None
+
+
+def _code_start(wasm: bytes, body: int) -> int:
+    """Where the instructions of the body starting at ``body`` begin (after its local declarations)."""
+    from sysinspect_wasm.wasmbinary import read_u, skip_leb, skip_valtype
+
+    groups, pos = read_u(wasm, body)
+    for _ in range(groups):
+        pos = skip_valtype(wasm, skip_leb(wasm, pos))
+    return pos

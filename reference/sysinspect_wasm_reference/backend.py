@@ -8,7 +8,7 @@ import io
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,7 +19,7 @@ from sysinspect_wasm.hostapi import HostApi
 from sysinspect_wasm.result import ExportInfo, RunResult, Value
 from sysinspect_wasm.spec import Limits, RunSpec
 from sysinspect_wasm.store import OFF
-from sysinspect_wasm.traps import Trap, TrapKind
+from sysinspect_wasm.traps import Frame, Trap, TrapKind
 
 from .hostbinding import bind_host_api
 from .loader import ENGINE
@@ -130,9 +130,10 @@ class PywasmModule(Module):
     """
 
     def __init__(self, name: str, desc: Any, *, warnings: Sequence[str] = (), cache_status: str = OFF,
-                 artifact: Path | None = None) -> None:
+                 artifact: Path | None = None, wasm: bytes = b"") -> None:
         self.name = name
         self._desc = desc
+        self._wasm = wasm  # the module's bytes: a trap's frames are found in them
         self.warnings = tuple(warnings)
         self.cache_status = cache_status
         self.artifact = artifact
@@ -151,9 +152,10 @@ class PywasmModule(Module):
             raise WasmRuntimeError(f"cannot preopen a directory for module {self.name!r}: {exc}") from exc
         exit_code: int | None = None
         trap: Trap | None = None
+        frames: tuple[Frame, ...] = ()
         try:
             with Watchdog(deadline), _fewer_collections():
-                exit_code, trap = self._start(wasi, api, limits)
+                exit_code, trap, frames = self._start(wasi, api, limits, spec.trace)
         except DeadlineExceeded as exc:
             exit_code, trap = None, classify(exc, None)
         finally:
@@ -166,36 +168,45 @@ class PywasmModule(Module):
             host_calls=api.calls,
             logs=api.logs,
             elapsed=time.monotonic() - started,
+            frames=frames,
         )
 
-    def _start(self, wasi: ConfinedWasi, api: HostApi, limits: Limits) -> tuple[int | None, Trap | None]:
+    def _start(self, wasi: ConfinedWasi, api: HostApi, limits: Limits,
+               trace: Callable[[str], None] | None) -> tuple[int | None, Trap | None, tuple[Frame, ...]]:
         desc = self._desc
         trap = _memory_over_ceiling(desc, limits)
         if trap:
-            return None, trap
+            return None, trap, ()
         runtime = _new_runtime(limits)
         wasi.bind(runtime)
         bind_host_api(runtime, api)
+        if trace is not None:
+            from .tracing import trace_calls
+
+            trace_calls(runtime, api, trace)
         trap = _link_error(desc, runtime)
         if trap:
-            return None, trap
+            return None, trap, ()
         machine = runtime.machine
         try:
             instance = runtime.instance(desc)
             try:
                 address = _export(instance, START, KIND_FUNC)
             except KeyError:
-                return None, Trap(TrapKind.LINK_ERROR, f"module {self.name!r} exports no function {START!r}")
+                return None, Trap(TrapKind.LINK_ERROR, f"module {self.name!r} exports no function {START!r}"), ()
             func_type = machine.store.func[address].type
             if func_type.args or func_type.rets:
-                return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
+                return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing"), ()
             machine.invocate(address, [])
         except GuestExit as exc:
-            return exc.code, None
+            return exc.code, None, ()
         except (GuestStop, Exception) as exc:
             # Exception too: a pywasm bug must come back as a trap, never escape run()
-            return None, classify(exc, machine)
-        return 0, None
+            trap = classify(exc, machine)
+            from .frames import trap_frames  # only a trap pays for reading the stack
+
+            return None, trap, trap_frames(machine, self._wasm)
+        return 0, None, ()
 
     def instantiate(self, limits: Limits | None = None,
                     imports: Mapping[str, Instance] | None = None) -> PywasmInstance:
@@ -341,8 +352,8 @@ class PywasmBackend(Backend):
             # sources), and its sections are decoded by the same rewritten pywasm (declared zero maximums included)
             decoded = load(wasm, data, lambda raw: _decode(module_name, raw), self.cache_dir)
             return PywasmModule(module_name, decoded.desc, warnings=decoded.warnings, cache_status=decoded.status,
-                                artifact=decoded.artifact)
-        return PywasmModule(module_name, _decode(module_name, data))
+                                artifact=decoded.artifact, wasm=data)
+        return PywasmModule(module_name, _decode(module_name, data), wasm=data)
 
 
 def _decode(name: str, data: bytes) -> Any:

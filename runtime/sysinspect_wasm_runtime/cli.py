@@ -16,6 +16,8 @@ from sysinspect_wasm.usage import PROG, UsageError
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
+    from typing import TextIO
 
     from .response import ModResponse
 
@@ -27,6 +29,8 @@ DELEGATED = {
     "engines": "which Python, C library and engines run guests here, and which one auto picks (see 'wasm-runtime engines --help')",
 }
 """Commands implemented by other packages of the project; their own parsers read the arguments."""
+AUTHOR_COMMANDS = ("new", "build", "check", "sdk")
+"""The module authors' commands (``authorcli``), imported only when one of them runs."""
 
 
 # -- the command line -------------------------------------------------------
@@ -55,6 +59,9 @@ developer mode (no Sysinspect needed):
   wasm-runtime run uname-c --sandbox --backend pywasm --timeout 5
   wasm-runtime run hello --request saved-request.json --host-json host.json
   See 'wasm-runtime run --help'.
+
+write a module (see 'wasm-runtime new --help'):
+  wasm-runtime new hello --lang go|c|zig|rust   then build hello, check hello, run it
 
 register it on a SysMaster (an ELF launcher per target, and its library tree):
   wasm-runtime bundle --output ./bundle        (see ./bundle/REGISTER.md)
@@ -130,7 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--sharelib", "-s", dest="run_sharelib", metavar="PATH", help="look module ids up in this sharelib")
     run.add_argument("--embedded", dest="run_embedded", action="store_true", help="look module ids up in the embedded library")
     run.add_argument("--compact", action="store_true", help="print the response as the one line a minion reads")
+    run.add_argument("--trace", action="store_true",
+                     help="write a line per WASI and api.* call the module makes, as it returns, to stderr")
+    run.add_argument("--trace-file", metavar="FILE", help="like --trace, into FILE instead of stderr")
     for name, text in DELEGATED.items():
+        commands.add_parser(name, help=text, add_help=False)
+    from .authorcli import COMMANDS
+
+    for name, text in COMMANDS.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
 
@@ -275,7 +289,7 @@ def build_run_request(ns: argparse.Namespace, module_id: str, sharelib: Path | N
     return request
 
 
-def _answer(document: dict[str, Any], folder: Path | None) -> ModResponse:
+def _answer(document: dict[str, Any], folder: Path | None, trace: Callable[[str], None] | None = None) -> ModResponse:
     from .protocol import bad_request, handle
     from .request import RequestError, request_from_object
 
@@ -283,7 +297,7 @@ def _answer(document: dict[str, Any], folder: Path | None) -> ModResponse:
         request = request_from_object(document)
     except RequestError as exc:
         return bad_request(str(exc))
-    return handle(request, folder=folder)
+    return handle(request, folder=folder, trace=trace)
 
 
 def _print_json(value: Any, compact: bool = False) -> None:
@@ -303,9 +317,25 @@ def cmd_run(ns: argparse.Namespace) -> int:
                                 ns.run_embedded or ns.embedded)
     module_id, folder, root = resolve_module(ns.module, sharelib)
     request = build_run_request(ns, module_id, root)
-    response = _answer(request, folder)
+    if ns.trace_file is not None:
+        try:
+            sink = open(ns.trace_file, "w", encoding="utf-8")  # noqa: SIM115 (closed below, after the run)
+        except OSError as exc:
+            return _fail(f"cannot write the trace file {ns.trace_file}: {exc.strerror or exc}")
+        with sink:
+            response = _answer(request, folder, _trace_to(sink))
+    else:
+        response = _answer(request, folder, _trace_to(sys.stderr) if ns.trace else None)
     _print_json(response.as_dict(), ns.compact)
     return response.retcode
+
+
+def _trace_to(stream: TextIO) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        stream.write(line + "\n")
+        stream.flush()  # a line per call as it returns, even if the guest then hangs
+
+    return write
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
@@ -348,7 +378,11 @@ def cmd_info(ns: argparse.Namespace) -> int:
 
 
 def _delegated(args: list[str]) -> int | None:
-    """Run the commands other packages implement (``diff``, ``precompile``, ``cache``); None for the rest."""
+    """Run the commands other packages and modules implement (``diff``, ``cache``, ``new``...); None for the rest."""
+    if args and args[0] in AUTHOR_COMMANDS:  # new, build, check, sdk: the module authors' toolkit
+        from .authorcli import main as author_main
+
+        return author_main(args[0], args[1:])
     if not args or args[0] not in DELEGATED:
         return None
     if args[0] == "diff":

@@ -155,6 +155,18 @@ COMMAND LINE
                         pretty-printed; exit status = retcode
   -V/--version, -h/--help
 
+WRITING A MODULE
+  new DIR --lang L      a module project in DIR (L: go, c, zig, rust; the
+                        module id is DIR's name), with our SDK copied in
+  build DIR             compile it into DIR/lib/runtime/wasm/<id>.wasm
+                        (toolchains: pip install
+                        'sysinspect-wasm-runtime[toolchains]'; Rust: rustc
+                        with its wasm32-wasip1 or wasm32-wasi target)
+  check MODULE          judge a module against this contract: one line a
+                        check, exit status 1 when one fails (--json)
+  sdk LANG --output DIR the guest SDK of one language, for other builds
+  Publish: sysinspect module -A --path DIR/lib -l
+
 DEPLOYMENT
   wasm-runtime bundle --output DIR writes, per target (linux-x86_64,
   linux-arm64, linux-arm, linux-riscv), DIR/<target>/wasm-runtime: a small

@@ -33,7 +33,7 @@ from .response import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from pathlib import Path
     from typing import Any, BinaryIO
 
@@ -51,11 +51,12 @@ KIB = 1024
 
 def guest_run_spec(module_id: str, header: Mapping[str, Any], root: str | Path, limits: Limits, *, writable: bool,
                    allow_exec: bool, stdin: bytes | None = None, commands: CommandRunner | None = None,
-                   packagekit: PackageKit | None = None) -> RunSpec:
+                   packagekit: PackageKit | None = None, trace: Callable[[str], None] | None = None) -> RunSpec:
     """How wasm-runtime runs a module: argv[0] only, no environment, ``root`` as guest ``/``.
 
     Standard input is the header line unless ``stdin`` is given; ``commands``
-    and ``packagekit`` answer the host API (default: the real host).
+    and ``packagekit`` answer the host API (default: the real host); ``trace``
+    receives a line per WASI and host API call (``--trace``).
     """
     from sysinspect_wasm.commands import run_host_command
     from sysinspect_wasm.hostapi import HostContext
@@ -67,6 +68,7 @@ def guest_run_spec(module_id: str, header: Mapping[str, Any], root: str | Path, 
         stdin=header_line(header) if stdin is None else stdin,
         preopens=(Preopen(root, "/", writable=writable),),
         limits=limits,
+        trace=trace,
         host=HostContext(
             module_id=module_id,
             header=header,
@@ -146,25 +148,29 @@ def respond(raw: bytes, *, stderr: BinaryIO | None = None) -> ModResponse:
     return handle(request, stderr=stderr)
 
 
-def handle(request: ModRequest, *, folder: str | Path | None = None, stderr: BinaryIO | None = None) -> ModResponse:
+def handle(request: ModRequest, *, folder: str | Path | None = None, stderr: BinaryIO | None = None,
+           trace: Callable[[str], None] | None = None) -> ModResponse:
     """Answer ``request``; never raises.
 
     ``folder`` replaces ``<path.sharelib>/lib/runtime/wasm`` as the module
     folder (developer mode runs a module from anywhere this way); the header
     still carries the request's ``config``. Guest stderr and the backend's own
-    error details are copied to ``stderr`` (default: the process's).
+    error details are copied to ``stderr`` (default: the process's). ``trace``
+    receives a line per WASI and host API call the guest makes (``--trace``).
     """
     try:
-        return _Call(request, folder, stderr).answer()
+        return _Call(request, folder, stderr, trace).answer()
     except Exception as exc:
         return internal_error(exc, stderr)
 
 
 class _Call:
-    def __init__(self, request: ModRequest, folder: str | Path | None, stderr: BinaryIO | None) -> None:
+    def __init__(self, request: ModRequest, folder: str | Path | None, stderr: BinaryIO | None,
+                 trace: Callable[[str], None] | None = None) -> None:
         self.request = request
         self.folder = folder
         self.stderr = stderr
+        self.trace = trace
         self.warning: list[str] = []
 
     def answer(self) -> ModResponse:
@@ -256,7 +262,7 @@ class _Call:
         limits = self._limits(settings)
         header = build_header(self.request, add_options=("man",) if settings.man else ())
         spec = guest_run_spec(module_id, header, root, limits, writable=not settings.sandbox,
-                              allow_exec=not settings.sandbox)
+                              allow_exec=not settings.sandbox, trace=self.trace)
         try:
             module = backend.load(_module_file(backend.name, path), name=module_id)
         except ModuleLoadError as exc:
@@ -280,6 +286,28 @@ class _Call:
         except OSError as exc:
             return f"invalid module: cannot read {paths.name(path)}: {exc.strerror or exc}"
         return f"invalid module: {load_problem(data)}"
+
+    def _backtrace(self, module_id: str, path: str, result: RunResult, reason: str) -> str:
+        """Write the trap's backtrace to stderr; ``reason`` naming the innermost named frame where the trap is the
+        guest's own fault (not where a limit stopped it, which the reason is about, nor the depth at which its stack
+        overflowed: those places differ between the backends)."""
+        from sysinspect_wasm.backtrace import resolve  # only a trap pays for names and DWARF
+        from sysinspect_wasm.traps import TrapKind
+
+        try:
+            wasm = _read_bytes(path)
+        except OSError:
+            return reason
+        backtrace = resolve(result.frames, wasm)
+        lines = "\n".join(backtrace.lines())
+        _write(self.stderr, f'wasm-runtime: module "{module_id}" backtrace, innermost first:\n{lines}\n'
+               .encode("utf-8", "replace"))
+        assert result.trap is not None
+        kind = result.trap.kind
+        if kind.value not in TRAP_WORDS or kind is TrapKind.STACK_OVERFLOW:
+            return reason
+        summary = backtrace.summary()
+        return f"{reason} {summary}" if summary else reason
 
     def _trap_reason(self, trap: Trap, path: str, limits: Limits) -> str:
         from sysinspect_wasm.traps import TrapKind
@@ -320,7 +348,10 @@ class _Call:
 
         if result.trap is not None:
             self._detail(module_id, backend, str(result.trap))
-            response = run_failed(module_id, self._trap_reason(result.trap, path, limits), self.warning)
+            reason = self._trap_reason(result.trap, path, limits)
+            if result.frames:
+                reason = self._backtrace(module_id, path, result, reason)
+            response = run_failed(module_id, reason, self.warning)
         elif result.exit_code != 0:
             response = run_failed(module_id, f"module exited with status {result.exit_code}", self.warning)
         else:

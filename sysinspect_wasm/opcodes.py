@@ -1,6 +1,8 @@
 """Walking WebAssembly function bodies instruction by instruction.
 
-The rewriter has to find every ``memory.grow`` in the code section, and the
+Two users: the pywasm backend finds the byte offset of the instruction a trapped
+frame was executing (pywasm keeps no offsets), and the wasmtime backend's
+memory.grow rewriter has to find every ``memory.grow`` in the code section, and the
 only sound way is to decode every instruction with its immediates: the byte
 0x40 also appears as the empty block type, inside LEB128 numbers and in
 constants. Two decoders cooperate:
@@ -25,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sysinspect_wasm.wasmbinary import DecodeError, read_u, skip_leb, skip_valtype
+from .wasmbinary import DecodeError, read_u, skip_leb, skip_valtype
 
 MEMORY_GROW = 0x40
 
