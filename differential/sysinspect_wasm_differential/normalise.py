@@ -70,6 +70,15 @@ TRAP_MESSAGE = Normalisation(
     "each engine words its traps its own way; the shared TrapKind vocabulary is the contract",
 )
 
+FEATURE_SET = Normalisation(
+    "feature-set",
+    "a mutant that wasmtime alone accepts, where wasm-tools validates it as WebAssembly 3.0 (validation differential)",
+    "wasmtime 50 enables the WebAssembly 3.0 proposals by default (multiple memories, memory64, tail calls, GC, "
+    "exceptions...), as upstream Sysinspect runs it; the reference backend and the 2.0 judge take the 2.0 feature "
+    "set (FINDINGS.md F7, F10). A module valid only under 3.0 is that known difference, not a validation bug; "
+    "wasm-tools with the 3.0 set must accept it, else the disagreement is reported",
+)
+
 ELAPSED = Normalisation(
     "elapsed",
     "the measured run time",
@@ -99,6 +108,7 @@ NORMALISATIONS: tuple[Normalisation, ...] = (
     ELAPSED,
     FILE_TIMES,
     VOLATILE_OUTPUT,
+    FEATURE_SET,
 )
 """All of them, in the order the manual lists them."""
 

@@ -115,11 +115,9 @@ KNOWN_ENGINE_FAILURES: dict[str, dict[str, dict[str, tuple[int, ...]]]] = {
             "memory": (10, 11),
         },
     },
-    PYWASM: {
-        # F12: pywasm 2.2.3 takes a data segment shorter than its declared length (the rest of its reading
-        # of sections is made strict by the reference backend)
-        "F12": {"binary": (1069,)},
-    },
+    # PYWASM: none left. F12's short data segment (binary.wast:1069) is refused since the reference reads every
+    # sized item exactly (FINDINGS.md F12, F17).
+    PYWASM: {},
 }
 """Per backend, finding -> script -> lines of the assertions known to fail because of an engine
 (``differential/FINDINGS.md``); they count as skipped, and as failed should they pass (strict)."""
