@@ -1,4 +1,4 @@
-"""The validation differential: mutations, the three judges, the campaign, and the regressions it left (F15 to F17).
+"""The validation differential: mutations, the three judges, the campaign, and the regressions it left (F15 to F18).
 
 The judges are the real ones: wasmtime's validator configured as the
 production backend, the reference backend's ``load``, and ``wasm-tools
