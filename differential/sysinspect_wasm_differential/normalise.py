@@ -70,15 +70,6 @@ TRAP_MESSAGE = Normalisation(
     "each engine words its traps its own way; the shared TrapKind vocabulary is the contract",
 )
 
-FEATURE_SET = Normalisation(
-    "feature-set",
-    "a mutant that wasmtime alone accepts, where wasm-tools validates it as WebAssembly 3.0 (validation differential)",
-    "wasmtime 50 enables the WebAssembly 3.0 proposals by default (multiple memories, memory64, tail calls, GC, "
-    "exceptions...), as upstream Sysinspect runs it; the reference backend and the 2.0 judge take the 2.0 feature "
-    "set (FINDINGS.md F7, F10). A module valid only under 3.0 is that known difference, not a validation bug; "
-    "wasm-tools with the 3.0 set must accept it, else the disagreement is reported",
-)
-
 ELAPSED = Normalisation(
     "elapsed",
     "the measured run time",
@@ -97,6 +88,17 @@ VOLATILE_OUTPUT = Normalisation(
     "the values a corpus module's manifest entry marks as clock- or random-dependent",
     "WASI's clock_time_get and random_get are answered by the host, differently on every run; the module "
     "is compared on everything else",
+)
+
+FEATURE_SET = Normalisation(
+    "feature-set",
+    "a mutant that wasmtime alone accepts, where wasm-tools validates it as WebAssembly 3.0 with threads "
+    "(validation differential)",
+    "wasmtime 50 enables the WebAssembly 3.0 proposals and threads by default (multiple memories, memory64, tail "
+    "calls, GC, exceptions, shared memories...), as upstream Sysinspect runs it; the reference backend and the 2.0 "
+    "judge take the 2.0 feature set (FINDINGS.md F7, F10, F16). A module valid only under that larger set is this "
+    "known difference, not a validation bug; wasm-tools with the set must accept it, else the disagreement is "
+    "reported",
 )
 
 NORMALISATIONS: tuple[Normalisation, ...] = (
