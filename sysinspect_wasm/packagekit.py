@@ -204,6 +204,13 @@ class _Bus:
                     return packages
 
 
+def changed_ids(reported: Sequence[tuple[int, str, str]], resolved: Sequence[str]) -> list[str]:
+    """A change's ``changed``, as upstream: the package ids the transaction's ``Package`` signals named, sorted and
+    deduplicated, or the resolved ids when it named none (so a successful change never answers an empty list)."""
+    named = sorted({package_id for _, package_id, _ in reported})
+    return named or list(resolved)
+
+
 class PackageKit(FrozenRecord):
     """Answers the PackageKit helpers over D-Bus.
 
@@ -301,16 +308,14 @@ class PackageKit(FrozenRecord):
             ids = self._resolve(bus, names, installed=op != "install")
             if op == "remove":
                 # allow_deps true, autoremove false, as upstream
-                bus.transaction("RemovePackages", "tasbb", (TRANSACTION_FLAGS_NONE, ids, True, False),
-                                "PackageKit remove failed")
+                reported = bus.transaction("RemovePackages", "tasbb", (TRANSACTION_FLAGS_NONE, ids, True, False),
+                                           "PackageKit remove failed")
             else:
                 method = "InstallPackages" if op == "install" else "UpdatePackages"
-                bus.transaction(method, "tas", (TRANSACTION_FLAGS_NONE, ids), f"PackageKit {op} failed")
+                reported = bus.transaction(method, "tas", (TRANSACTION_FLAGS_NONE, ids), f"PackageKit {op} failed")
         finally:
             bus.close()
-        # The transaction finished without an ErrorCode: the packages were changed (upstream reports the ids the
-        # daemon named, falling back to the resolved ids, so its answer is never empty on success).
-        return {"action": op, "requested": list(names), "package_ids": ids, "changed": True}
+        return {"action": op, "requested": list(names), "package_ids": ids, "changed": changed_ids(reported, ids)}
 
     def install(self, names: Sequence[str], timeout: float | None) -> dict[str, object]:
         """Resolve ``names`` to installable ids and install them."""

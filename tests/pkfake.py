@@ -40,6 +40,16 @@ PACKAGES = [
     (INFO_AVAILABLE, "git;1:2.39;amd64;debian", "fast, scalable, distributed revision control system"),
     (INFO_INSTALLED, "zstd;1.5.4;amd64;auto:debian", "fast lossless compression"),
 ]
+# What a change transaction reports in Package signals, per package id it was given (default: that id, once), as
+# packagekitd reports what it changes: installing git pulls in git-man and names git twice, out of order; upgrading
+# zstd reports nothing at all.
+INFO_INSTALLING, INFO_UPDATING = 12, 11
+CHANGE_REPORTS: dict[str, list[tuple[int, str, str]]] = {
+    "git;1:2.39;amd64;debian": [(INFO_INSTALLING, "git;1:2.39;amd64;debian", "git"),
+                                (INFO_INSTALLING, "git-man;1:2.39;all;debian", "git documentation"),
+                                (INFO_INSTALLING, "git;1:2.39;amd64;debian", "git")],
+    "zstd;1.5.4;amd64;auto:debian": [],
+}
 HISTORY = {"vim": [{"info": ("u", 1), "source": ("s", "debian"), "timestamp": ("t", 1700000000),
                     "user-id": ("u", 0), "version": ("s", "2:9.0")}]}
 
@@ -132,7 +142,7 @@ class FakePackageKitDaemon:
                 return
             emitted = [p for p in PACKAGES if p[1].split(";")[0] in names]
         else:
-            emitted = [(INFO_INSTALLED, package_id, "") for package_id in body[1]]
+            emitted = [p for package_id in body[1] for p in CHANGE_REPORTS.get(package_id, [(INFO_INSTALLED, package_id, "")])]
         for package in emitted:
             self._conn.send(new_signal(tx, "Package", "uss", package))
         self._conn.send(new_signal(tx, "Finished", "uu", (EXIT_SUCCESS, 5)))

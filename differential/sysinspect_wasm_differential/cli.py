@@ -328,11 +328,12 @@ def campaign_main(argv: list[str] | None = None) -> int:
 
 
 MODULE_USAGE = """\
-usage: python -m sysinspect_wasm_differential {diff,campaign,spec-suite} ...
+usage: python -m sysinspect_wasm_differential {diff,campaign,spec-suite,validity} ...
 
   diff PATH [--examples N] [--seed S]   compare the backends on one module (as wasm-runtime diff)
   campaign [--examples N] [--seed S]    the whole differential campaign, unattended
   spec-suite DIR [--backend B] [--jobs N]  the WebAssembly spec test suite through our executor interface
+  validity [--examples N] [--seed S]    the validation differential: mutated modules, three judges
 
 Run either with --help for the details.
 """
@@ -353,6 +354,10 @@ def module_main(argv: list[str] | None = None) -> int:
         from .specsuite import main as spec_suite_main
 
         return spec_suite_main(rest)
+    if command == "validity":
+        from .validity import main as validity_main
+
+        return validity_main(rest)
     print(MODULE_USAGE, file=sys.stderr)
     print(f"unknown command {command!r}", file=sys.stderr)
     return EXIT_USAGE

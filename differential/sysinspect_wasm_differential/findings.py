@@ -201,3 +201,54 @@ def load_regression(finding: KnownFinding) -> Regression:
 def regressions() -> list[Regression]:
     """Every finding's regression module."""
     return [load_regression(f) for f in FINDINGS]
+
+
+# -- the validation differential's findings (validity.py): modules the judges disagreed on ---------------------
+
+
+@dataclass(frozen=True)
+class ValidityFinding:
+    """A disagreement of the validation differential, its verdict, and the regression module that pins it.
+
+    ``verdicts`` is what each judge must answer (True: valid) on the module
+    ``regressions/<file>``; ``upstream`` names the judges known to answer
+    wrongly because of an upstream engine's bug (their test is a strict
+    expected failure), ``feature_set`` says the difference is the named
+    ``feature-set`` normalisation (wasmtime takes WebAssembly 3.0).
+    """
+
+    id: str
+    title: str
+    wrong: str
+    status: str
+    file: str
+    verdicts: tuple[tuple[str, bool], ...]
+    upstream: tuple[str, ...] = ()
+    feature_set: bool = False
+
+
+_INVALID = (("wasmtime", False), ("reference", False), ("wasm-tools", False))
+
+VALIDITY_FINDINGS: tuple[ValidityFinding, ...] = (
+    ValidityFinding("F15", "code after a function body's final end: pywasm stops at the end and loads the module",
+                    "the reference backend (pywasm 2.2.3 decodes a body up to its end and ignores the rest)",
+                    "fixed in the reference backend (reference/loader.py, rewrite 23)",
+                    "F15-code-after-end.wasm", _INVALID),
+    ValidityFinding("F16", "limits flags other than 0 and 1 (shared, 64-bit, any byte) read as 'a maximum follows'",
+                    "the reference backend (pywasm 2.2.3 tests the flag for nonzero)",
+                    "fixed in the reference backend (reference/loader.py, rewrite 22's flag check)",
+                    "F16-limits-flags.wasm", _INVALID),
+    ValidityFinding("F16", "a shared memory (limits flags 3) loads on wasmtime, which enables threads",
+                    "neither (feature set: wasmtime 50 takes WebAssembly 3.0 and threads)",
+                    "named normalisation feature-set", "F16-shared-memory-is-3.0.wasm",
+                    (("wasmtime", True), ("reference", False), ("wasm-tools", False)), feature_set=True),
+    ValidityFinding("F17", "a function body that runs past its code section's end loads as a shorter body",
+                    "the reference backend (pywasm 2.2.3's sized reads give what is left)",
+                    "fixed in the reference backend (reference/loader.py, rewrite 24)",
+                    "F17-body-past-section-end.wasm", _INVALID),
+    ValidityFinding("F18", "a valid module of more than 32 sections (custom sections count) is refused",
+                    "the reference backend (pywasm 2.2.3 reads at most 32 sections)",
+                    "fixed in the reference backend (reference/loader.py, rewrite 25)",
+                    "F18-more-than-32-sections.wasm", (("wasmtime", True), ("reference", True), ("wasm-tools", True))),
+)
+"""Every disagreement the validation differential found (FINDINGS.md F15 to F18), in order."""

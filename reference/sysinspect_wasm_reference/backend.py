@@ -362,7 +362,7 @@ def _decode(name: str, data: bytes) -> Any:
     try:
         desc = ENGINE.core.ModuleDesc.from_reader(reader)
         if reader.read(1):
-            raise ValueError("unparsed bytes after the last section (pywasm reads at most 32 sections)")
+            raise ValueError("unparsed bytes after the last section")  # (rewrite 25 reads every section)
         check_module(desc)
         facts = check_sections(data)
         if facts.data_count is not None and facts.data_count != len(desc.data):

@@ -76,7 +76,7 @@ with the same script on this project's (busy, shared) machine:
     with the module's bodies decoded on first use (:mod:`.cache`), 2.38 s to
     about 2.2 s.
 
-And three that hold pywasm's binary reader to the spec (FINDINGS.md F12, F14):
+And six that hold pywasm's binary reader to the spec (FINDINGS.md F12, F14, F15 to F18):
 
 20. in ``ModuleDesc.from_reader``, each non-custom section must be read to
     its end (``section size mismatch``): pywasm reads a section's entries
@@ -88,7 +88,23 @@ And three that hold pywasm's binary reader to the spec (FINDINGS.md F12, F14):
 22. ``Limits.from_reader`` gives a declared maximum of 0 as
     :class:`~.validation.ExplicitZero` (FINDINGS.md F14): pywasm's 0 means
     "no maximum", so a module's, an import's or a cached module's
-    ``(memory 0 0)`` would otherwise grow, or link to any memory.
+    ``(memory 0 0)`` would otherwise grow, or link to any memory; and a
+    limits flag other than 0 or 1 is malformed (pywasm takes any nonzero
+    flag for "a maximum follows", so shared and 64-bit limits loaded as
+    plain ones, FINDINGS.md F16);
+23. ``FuncDesc.from_reader_code`` must read a function body to its end
+    (``operators remaining after end of function``, FINDINGS.md F15): pywasm
+    decodes a body up to the ``end`` that closes it and ignores what the body
+    holds after it, so code after a function's final ``end`` loaded;
+24. every sized read of the parser (a name, a data segment's bytes, a
+    function body, a section, a ``v128.const``) must get all the bytes it
+    asks for (:func:`read_exactly`, FINDINGS.md F12, F17): pywasm's
+    ``r.read(n)`` gives what is left, so a body, a segment or a name cut
+    short by its section's end loaded as if it were shorter;
+25. ``ModuleDesc.from_reader`` reads every section (FINDINGS.md F18):
+    pywasm reads at most 32 (``for _ in range(32)``), so a valid module of
+    more sections (custom sections count) was refused, and before the
+    backend checked for unread bytes the rest was ignored.
 
 Outside this module, the backend raises Python's young-generation garbage
 collection threshold while a guest runs (:data:`.backend.GC_ALLOCATIONS`:
@@ -140,13 +156,15 @@ CHECK_NAME = "_sysinspect_check_failed"
 GROW_HOOK_NAME = "_sysinspect_memory_grow_permitted"
 NUMERICS_NAME = "_sysinspect_numerics"
 ZERO_MAXIMUM_NAME = "_sysinspect_declared_maximum"
+BODY_END_NAME = "_sysinspect_body_ended"
+READ_EXACTLY_NAME = "_sysinspect_read_exactly"
 
 # What pywasm 2.2.3 contains: the rewrite must find exactly this, or it stops.
 EXPECTED: dict[str, Counter[str]] = {
     "leb128": Counter({"assert": 3}),
     "arith": Counter({"assert": 5, "import pywasm": 0}),
     "core": Counter({"assert": 183, "memory cap": 1, "debug log": 20, "import pywasm": 4, "section end": 1,
-                     "leb u32": 189, "leb s32": 1, "leb s64": 1, "leb s33": 1, "declared maximum": 1,
+                     "leb u32": 189, "leb s32": 1, "leb s64": 1, "leb s33": 1, "declared maximum": 1, "body end": 1, "exact read": 10, "section count": 1,
                      **{f"numeric {name}": 1 for name in numerics.REPLACED},
                      "dispatch case": 437, "dispatch default": 1,
                      "shared type": 23, "direct constructor": 123, "fresh constructor": 2, "decoder inline instruction": 1, "in-place read": 230,
@@ -176,8 +194,28 @@ class Engine:
 
 
 def declared_maximum(maximum: int, present: int) -> int:
-    """A limits' maximum as rewrite 22 gives it: a present maximum of 0 is :class:`~.validation.ExplicitZero`."""
+    """A limits' maximum as rewrite 22 gives it: a present maximum of 0 is :class:`~.validation.ExplicitZero`.
+
+    ``present`` is the limits' flag byte: WebAssembly 2.0 has 0 (no maximum) and 1 (a maximum) only.
+    """
+    if present not in (0, 1):
+        raise CheckFailed(f"malformed limits flags 0x{present:02x}")
     return ExplicitZero(0) if present and maximum == 0 else maximum
+
+
+def read_exactly(reader: Any, size: int) -> bytes:
+    """``size`` bytes of ``reader`` (rewrite 24): fewer is a module cut short, not a shorter item."""
+    data: bytes = reader.read(size)
+    if len(data) != size:
+        raise CheckFailed(f"unexpected end of section or function: {size} bytes declared, {len(data)} left")
+    return data
+
+
+def body_ended(decoded: Any, reader: Any) -> Any:
+    """A function body as rewrite 23 gives it: ``decoded``, once ``reader`` (the body's own bytes) is exhausted."""
+    if reader.read(1):
+        raise CheckFailed("operators remaining after end of function")
+    return decoded
 
 
 def memory_grow_permitted(machine: Any, mems: Any, size: int, incr: int) -> bool:
@@ -466,12 +504,23 @@ class _Rewriter(ast.NodeTransformer):
         if self._function == "from_reader" and reads_sections:
             self.found["section end"] += 1
             node.body.extend(ast.parse(SECTION_END_CHECK).body)
+            if ast.unparse(node.iter) == "range(32)":
+                # the loop ends at the module's last byte (it breaks there), never after 32 sections
+                self.found["section count"] += 1
+                node.iter = ast.copy_location(ast.parse("range(1 << 32)", mode="eval").body, node.iter)
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)
         func = node.func
         callee = ast.unparse(func)
+        if isinstance(func, ast.Attribute) and callee in ("r.read", "section_reader.read") and len(node.args) == 1 \
+                and not node.keywords and ast.unparse(node.args[0]) not in ("-1", "1", "4", "8"):
+            # a sized read (not one byte, which ord() checks, nor an int or float, which struct.unpack checks, nor
+            # the rest of a custom section, -1)
+            self.found["exact read"] += 1
+            return ast.copy_location(ast.Call(ast.Name(READ_EXACTLY_NAME, ast.Load()), [func.value, node.args[0]], []),
+                                     node)
         if callee in ("pywasm.leb128.u.decode_reader", "pywasm.leb128.i.decode_reader"):
             reader = "read_u32" if callee.endswith("u.decode_reader") else SIGNED_READERS.get(self._case, "read_s33")
             self.found[f"leb {reader.removeprefix('read_')}"] += 1
@@ -528,6 +577,11 @@ class _Rewriter(ast.NodeTransformer):
             self.found["declared maximum"] += 1
             value.args[1] = ast.copy_location(ast.Call(ast.Name(ZERO_MAXIMUM_NAME, ast.Load()),
                                                        [value.args[1], ast.Name("flag", ast.Load())], []), node)
+        if self._class == "FuncDesc" and self._function == "from_reader_code" and isinstance(value, ast.Call):
+            # the body's reader holds exactly the body's bytes: what the decode left is code after the final end
+            self.found["body end"] += 1
+            node.value = ast.copy_location(ast.Call(ast.Name(BODY_END_NAME, ast.Load()),
+                                                    [value, ast.Name("r", ast.Load())], []), node)
         return node
 
     def visit_Compare(self, node: ast.Compare) -> ast.expr:
@@ -703,7 +757,8 @@ def _load() -> Engine:
             module.__file__ = str(path)
             module.__dict__.update({
                 "pywasm": package, CHECK_NAME: CheckFailed, GROW_HOOK_NAME: memory_grow_permitted, NUMERICS_NAME: numerics,
-                ZERO_MAXIMUM_NAME: declared_maximum,
+                ZERO_MAXIMUM_NAME: declared_maximum, BODY_END_NAME: body_ended,
+                READ_EXACTLY_NAME: read_exactly,
             })
             # dataclasses resolves a class's module through sys.modules while the class is created
             sys.modules[module.__name__] = module

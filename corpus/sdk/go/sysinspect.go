@@ -264,12 +264,13 @@ type PackageKitPackage struct {
 	Summary   string `json:"summary"`
 }
 
-// PackageKitChange is what install, remove and upgrade report.
+// PackageKitChange is what install, remove and upgrade report. Changed holds, as upstream,
+// the sorted package ids PackageKit reported changing (the resolved ids when it reported none).
 type PackageKitChange struct {
 	Action     string   `json:"action"`
 	Requested  []string `json:"requested"`
 	PackageIDs []string `json:"package_ids"`
-	Changed    bool     `json:"changed"`
+	Changed    []string `json:"changed"`
 }
 
 // decodeAnswer turns an {"error": ...} answer into a *PackageKitError, else decodes it into v.
