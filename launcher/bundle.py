@@ -39,6 +39,7 @@ a build id. Two builds from the same inputs give the same bytes.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.util
 import os
@@ -226,7 +227,7 @@ def native_library(target: Target, libc: str, version: str, wheel_dir: Path | No
     installed = package_dir("wasmtime") / target.native_dir / "_libwasmtime.so"
     if installed.is_file() and c_library() == libc:
         return installed.read_bytes()
-    wheel = _find_wheel(wheel_dir or cache, version, platform)
+    wheel = _find_wheel(wheel_dir or cache, version, target, libc)
     if wheel is None and wheel_dir is not None:
         raise BundleError(f"no wasmtime {version} wheel for {platform} in {wheel_dir}; fetch it with: "
                           f"pip download --only-binary=:all: --platform {platform} --no-deps "
@@ -236,7 +237,7 @@ def native_library(target: Target, libc: str, version: str, wheel_dir: Path | No
         done = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
                                "--only-binary=:all:", "--platform", platform, "--no-deps",
                                f"wasmtime=={version}", "-d", str(cache)], capture_output=True, text=True, check=False)
-        wheel = _find_wheel(cache, version, platform)
+        wheel = _find_wheel(cache, version, target, libc)
         if done.returncode != 0 or wheel is None:
             raise BundleError(f"cannot download the wasmtime {version} wheel for {platform} "
                               f"({done.stderr.strip().splitlines()[-1:] or 'no wheel'}); download it elsewhere "
@@ -249,11 +250,14 @@ def native_library(target: Target, libc: str, version: str, wheel_dir: Path | No
             raise BundleError(f"{wheel.name} holds no {member}") from None
 
 
-def _find_wheel(folder: Path, version: str, platform: str) -> Path | None:
-    """The wheel of wasmtime ``version`` in ``folder`` with a tag of ``platform``'s family (manylinux or
-    musllinux) and machine."""
-    family, machine = platform.split("_", 1)[0].rstrip("0123456789"), platform.split("_")[-1]
-    machine = "x86_64" if platform.endswith("x86_64") else machine
+WHEEL_FAMILIES = {"glibc": "manylinux", "musl": "musllinux"}
+"""The platform tag family of the wheels built for each C library."""
+
+
+def _find_wheel(folder: Path, version: str, target: Target, libc: str) -> Path | None:
+    """The wheel of wasmtime ``version`` in ``folder`` for ``target``'s machine and the C library ``libc``."""
+    assert target.native_dir is not None
+    family, machine = WHEEL_FAMILIES[libc], target.native_dir.removeprefix("linux-")
     if not folder.is_dir():
         return None
     for path in sorted(folder.glob(f"wasmtime-{version}-*.whl")):
@@ -309,6 +313,7 @@ def normalise_folders(root: Path, epoch: int) -> None:
         os.utime(folder, (epoch, epoch))
 
 
+@functools.cache  # wasmtime-py's sources go into both engine roots: each is compiled once
 def bytecode(source: bytes, relative: str) -> bytes:
     """The hash-checked bytecode of ``source`` for this Python, its file name recorded as ``relative``."""
     with tempfile.TemporaryDirectory(prefix="wasm-runtime-pyc-") as work:
