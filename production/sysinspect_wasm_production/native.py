@@ -83,12 +83,12 @@ def library_path() -> str:
 
 
 def package_dir() -> str:
-    """The folder of the installed wasmtime-py package (the one whose library this module loads)."""
-    return os.path.dirname(os.path.dirname(library_path()))
+    """The folder of the installed wasmtime-py package (the one whose library this module loads): from the path
+    loaded, not looked up again (every warm call asks, for the cache key's engine version)."""
+    return os.path.dirname(os.path.dirname(LIBRARY_PATH))
 
 
-def _load() -> ctypes.CDLL:
-    path = library_path()
+def _load(path: str) -> ctypes.CDLL:
     try:
         return ctypes.CDLL(path)
     except OSError as exc:  # a glibc library on a musl host, a missing file
@@ -266,7 +266,9 @@ class _Functions:
         return function
 
 
-lib = _load()
+LIBRARY_PATH = library_path()
+"""The library this module loaded."""
+lib = _load(LIBRARY_PATH)
 c = _Functions()
 
 

@@ -123,7 +123,7 @@ class WasiRun:
             host_calls=list(self.api.calls),
             logs=list(self.api.logs),
             elapsed=time.monotonic() - started,
-            frames=self._author_frames() if trap else (),
+            frames=self._author_frames() if trap and self.frames else (),  # a stop without frames reads nothing
         )
 
     def _author_frames(self) -> tuple[Frame, ...]:
