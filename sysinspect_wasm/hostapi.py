@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from . import jsoncodec
 from .commands import run_host_command
 from .errors import WasmRuntimeError
 from .jsonio import compact_json_bytes, loads_serde, resolve_pointer
@@ -144,9 +145,7 @@ class HostApi:
     def _read_json(self, memory: GuestMemory | None, ptr: int, length: int, record: dict[str, Any]) -> Any:
         text = self._read_text(memory, ptr, length, record)
         try:
-            import json
-
-            return json.loads(text)
+            return jsoncodec.loads(text)  # json.loads without importing json (and re) into the call
         except ValueError as exc:
             raise BadCall from exc
 
@@ -253,17 +252,16 @@ class HostApi:
         raw = self._read(memory, ptr, length)
         self._check_out(memory, out_ptr, out_cap)
         record["request"] = raw.decode("utf-8", "replace")
-        import json  # a PackageKit helper's request, never on every call
-
         reason = None
         try:
             request = loads_serde(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             reason = f"invalid UTF-8 at byte {exc.start}"
-        except json.JSONDecodeError as exc:
-            reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
         except ValueError as exc:
-            reason = str(exc)
+            if jsoncodec.is_decode_error(exc):  # a json.JSONDecodeError
+                reason = f"{exc.msg} at line {exc.lineno} column {exc.colno}"  # type: ignore[attr-defined]
+            else:
+                reason = str(exc)
         if reason is None:
             fields = _names_request(request)
             if isinstance(fields, str):
