@@ -14,14 +14,11 @@ from pathlib import Path
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.usage import PROG, UsageError
 
+from .cli import AUTHOR_HELP
 from .toolchains import LANGUAGES
 
-COMMANDS = {
-    "new": "create a module project (Go, C, Zig or Rust) using our SDK (see 'wasm-runtime new --help')",
-    "build": "build a module project into DIR/lib/runtime/wasm/<id>.wasm (see 'wasm-runtime build --help')",
-    "check": "judge a module against the runtime's contract before publishing it (see 'wasm-runtime check --help')",
-    "sdk": "write the guest SDK of one language into a folder (see 'wasm-runtime sdk --help')",
-}
+COMMANDS = AUTHOR_HELP
+"""Each command's one-line help (defined beside the main parser, which lists them without importing this)."""
 
 NEW_EPILOG = """\
 the first module, from an empty folder:

@@ -29,7 +29,15 @@ DELEGATED = {
     "engines": "which Python, C library and engines run guests here, and which one auto picks (see 'wasm-runtime engines --help')",
 }
 """Commands implemented by other packages of the project; their own parsers read the arguments."""
-AUTHOR_COMMANDS = ("new", "build", "check", "sdk")
+AUTHOR_HELP = {
+    "new": "create a module project (Go, C, Zig or Rust) using our SDK (see 'wasm-runtime new --help')",
+    "build": "build a module project into DIR/lib/runtime/wasm/<id>.wasm (see 'wasm-runtime build --help')",
+    "check": "judge a module against the runtime's contract before publishing it (see 'wasm-runtime check --help')",
+    "sdk": "write the guest SDK of one language into a folder (see 'wasm-runtime sdk --help')",
+}
+"""The module authors' commands and their one-line help. Kept here, not in ``authorcli``, so that building this
+parser (every ``run``, ``-l``, ``-i``, ``--help``) does not import the toolkit and its toolchains."""
+AUTHOR_COMMANDS = tuple(AUTHOR_HELP)
 """The module authors' commands (``authorcli``), imported only when one of them runs."""
 
 
@@ -142,9 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trace-file", metavar="FILE", help="like --trace, into FILE instead of stderr")
     for name, text in DELEGATED.items():
         commands.add_parser(name, help=text, add_help=False)
-    from .authorcli import COMMANDS
-
-    for name, text in COMMANDS.items():
+    for name, text in AUTHOR_HELP.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
 
