@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from .records import FrozenRecord
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    pass
-
 EXIT_CANNOT_START = 127
 EXIT_TIMED_OUT = 124
 

@@ -25,17 +25,10 @@ from sysinspect_wasm.wasmbinary import (
     read_types,
 )
 
-WASI_MODULE = "wasi_snapshot_preview1"
-WASI_FUNCTIONS = frozenset([
-    "args_get", "args_sizes_get", "environ_get", "environ_sizes_get", "clock_res_get", "clock_time_get",
-    "fd_advise", "fd_allocate", "fd_close", "fd_datasync", "fd_fdstat_get", "fd_fdstat_set_flags",
-    "fd_fdstat_set_rights", "fd_filestat_get", "fd_filestat_set_size", "fd_filestat_set_times", "fd_pread",
-    "fd_prestat_get", "fd_prestat_dir_name", "fd_pwrite", "fd_read", "fd_readdir", "fd_renumber", "fd_seek",
-    "fd_sync", "fd_tell", "fd_write", "path_create_directory", "path_filestat_get",
-    "path_filestat_set_times", "path_link", "path_open", "path_readlink", "path_remove_directory",
-    "path_rename", "path_symlink", "path_unlink_file", "poll_oneoff", "proc_exit", "proc_raise",
-    "sched_yield", "random_get", "sock_accept", "sock_recv", "sock_send", "sock_shutdown",
-])
+from .wasip1 import WASI_MODULE, WASI_SIGNATURES, describe
+
+WASI_FUNCTIONS = frozenset(WASI_SIGNATURES)
+"""Every WASI preview 1 function (the table ``wasm-runtime check`` uses, held to wasmtime's linker by a test)."""
 
 _KINDS = {"func": "function"}
 """How the messages name a kind where it differs from the binary format's short names."""
@@ -60,10 +53,6 @@ def _read(data: bytes) -> tuple[list[tuple[str, str, str, Signature | None]], di
     return imports, {export.name: _KINDS.get(export.kind, export.kind) for export in exports}
 
 
-def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:
-    return f"({', '.join(params)}) -> ({', '.join(results)})"
-
-
 def link_problem(data: bytes) -> str | None:
     """Why a module that loaded cannot be linked and started, or ``None`` when no reason is found.
 
@@ -78,8 +67,8 @@ def link_problem(data: bytes) -> str | None:
         if module == API_MODULE and kind == "function" and name in HOST_FUNCTIONS:
             expected = HOST_FUNCTIONS[name]
             if signature is not None and (signature.params, signature.results) != expected:
-                return (f"the module imports {module}.{name} as {_signature(signature.params, signature.results)}, "
-                        f"but the host provides {_signature(*expected)}")
+                return (f"the module imports {module}.{name} as {describe((signature.params, signature.results))}, "
+                        f"but the host provides {describe(expected)}")
             continue
         if module == WASI_MODULE and kind == "function" and name in WASI_FUNCTIONS:
             continue
