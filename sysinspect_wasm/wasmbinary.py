@@ -149,6 +149,14 @@ def skip_valtype(data: bytes, pos: int) -> int:
     return pos + 1
 
 
+def code_start(data: bytes, body: int) -> int:
+    """Where the instructions of the function body starting at ``body`` begin (after its local declarations)."""
+    groups, pos = read_u(data, body)
+    for _ in range(groups):
+        pos = skip_valtype(data, skip_leb(data, pos))
+    return pos
+
+
 @dataclass(frozen=True)
 class Section:
     """One section: its id and where its payload lies in the module's bytes."""

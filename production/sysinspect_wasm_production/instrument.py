@@ -37,13 +37,12 @@ from sysinspect_wasm.wasmbinary import (
     DecodeError,
     MemoryInfo,
     ModuleLayout,
+    code_start,
     encode_s,
     encode_u,
     read_layout,
     read_u,
     section_bytes,
-    skip_leb,
-    skip_valtype,
 )
 
 from .versions import INSTRUMENT_VERSION
@@ -147,9 +146,7 @@ def _rewrite(wasm: bytes, layout: ModuleLayout, *, fast: bool) -> tuple[bytes, f
         end = start + size
         if end > code.end:
             raise DecodeError("function body runs past the code section")
-        groups, cursor = read_u(wasm, start)
-        for _ in range(groups):
-            cursor = skip_valtype(wasm, skip_leb(wasm, cursor))
+        cursor = code_start(wasm, start)
         grows = [g for g in find_memory_grows(wasm, cursor, end, fast=fast)
                  if g[2] >= len(layout.memories) or not layout.memories[g[2]].imported]
         if grows:

@@ -203,8 +203,9 @@ def _carried(original: bytes, body: tuple[int, int], rewritten: bytes, new_body:
              offset: int) -> int | None:
     """The offset in ``original``'s ``body`` of the instruction at ``offset`` in ``rewritten``'s ``new_body``."""
     from sysinspect_wasm.opcodes import skip_instruction
+    from sysinspect_wasm.wasmbinary import code_start
 
-    old, new = _code_start(original, body[0]), _code_start(rewritten, new_body[0])
+    old, new = code_start(original, body[0]), code_start(rewritten, new_body[0])
     if offset >= len(rewritten) or new_body[0] <= offset < new:
         # the body's start: wasmtime's offset for a trap in the function's first instruction; no offset at all
         # (all ones): a stack overflow, which wasmtime's check at the function's entry finds
@@ -219,11 +220,3 @@ def _carried(original: bytes, body: tuple[int, int], rewritten: bytes, new_body:
     return old if new == offset else None
 
 
-def _code_start(wasm: bytes, body: int) -> int:
-    """Where the instructions of the body starting at ``body`` begin (after its local declarations)."""
-    from sysinspect_wasm.wasmbinary import read_u, skip_leb, skip_valtype
-
-    groups, pos = read_u(wasm, body)
-    for _ in range(groups):
-        pos = skip_valtype(wasm, skip_leb(wasm, pos))
-    return pos

@@ -27,11 +27,9 @@ from sysinspect_wasm.traps import Frame
 from sysinspect_wasm.wasmbinary import (
     SECTION_CODE,
     DecodeError,
+    code_start,
     read_bodies,
     read_sections,
-    read_u,
-    skip_leb,
-    skip_valtype,
 )
 
 from .loader import ENGINE
@@ -131,9 +129,7 @@ def _rank(chain: list[Any]) -> int | None:
 def _offsets(wasm: bytes, body: tuple[int, int]) -> list[int]:
     """The module offset of each instruction of the function body at ``body``, in order, as pywasm counts them."""
     start, end = body
-    groups, pos = read_u(wasm, start)
-    for _ in range(groups):
-        pos = skip_valtype(wasm, skip_leb(wasm, pos))
+    pos = code_start(wasm, start)
     offsets = []
     while pos < end:
         if wasm[pos] not in _STRUCTURE:
