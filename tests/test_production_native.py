@@ -13,28 +13,39 @@ import ctypes
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import wat_to_wasm
+from wasi_wat import command, write_stdout
 
 pytest.importorskip("wasmtime", reason="the production backend needs wasmtime")
 
 import wasmtime
-from sysinspect_wasm_production import DEFAULT_SETTINGS, native
+from sysinspect_wasm_production import DEFAULT_SETTINGS, WasmtimeBackend, epoch, hostbind, native, run
 from sysinspect_wasm_production.engine import engine_for
 from wasmtime import _bindings, _ffi
 
+from sysinspect_wasm import Limits, RunSpec
+
 OPAQUE = "opaque"
+CHAR = "char"
+
+
+def _simple(t: object) -> bool:
+    """A simple C type (an integer, a bool, a C pointer as an integer...): ctypes' own or the binding's."""
+    return isinstance(t, type) and issubclass(t, ctypes._SimpleCData)
 
 
 def _pointer_target(t: object) -> object | None:
-    """What a pointer-like ctypes type points at (``OPAQUE`` for void), or ``None`` when ``t`` is no pointer."""
-    if t is ctypes.c_void_p:
-        return OPAQUE
-    if t is ctypes.c_char_p:
-        return ctypes.c_char
+    """What a pointer-like ctypes type points at (``OPAQUE`` for void, ``CHAR`` for char), or ``None`` when
+    ``t`` is no pointer. The binding's simple types are not ctypes' own classes (it does without the package
+    ctypes), so simple types are told by their type code, as _ctypes itself tells them."""
+    if _simple(t):
+        return {"P": OPAQUE, "z": CHAR}.get(t._type_)  # type: ignore[attr-defined]
     if isinstance(t, type) and issubclass(t, ctypes._Pointer):
-        return t._type_
+        target = t._type_
+        return CHAR if _simple(target) and target._type_ == "c" else target  # char* either way
     return None
 
 
@@ -51,7 +62,9 @@ def differences(ours: object, theirs: object, where: str) -> list[str]:
         if not (isinstance(theirs, type) and issubclass(theirs, ctypes._CFuncPtr)):  # type: ignore[attr-defined]
             return [f"{where}: a function pointer against {theirs}"]
         mine_args, their_args = getattr(ours, "_argtypes_"), getattr(theirs, "_argtypes_")  # noqa: B009
-        found = differences(getattr(ours, "_restype_"), getattr(theirs, "_restype_"), f"{where} result")  # noqa: B009
+        found = [] if ours._flags_ == theirs._flags_ else [f"{where}: calling convention {ours._flags_} against "
+                                                            f"{theirs._flags_}"]
+        found += differences(getattr(ours, "_restype_"), getattr(theirs, "_restype_"), f"{where} result")  # noqa: B009
         if len(mine_args) != len(their_args):
             return [*found, f"{where}: {len(mine_args)} arguments against {len(their_args)}"]
         for i, (a, b) in enumerate(zip(mine_args, their_args, strict=True)):
@@ -63,6 +76,8 @@ def differences(ours: object, theirs: object, where: str) -> list[str]:
             return [f"{where}: {ours} against {theirs} (one is a pointer)"]
         if _opaque(mine) or _opaque(other):
             return [] if _opaque(mine) and _opaque(other) else [f"{where}: {ours} against {theirs} (opaque)"]
+        if mine is CHAR or other is CHAR:
+            return [] if mine is CHAR and other is CHAR else [f"{where}: {ours} against {theirs} (C string)"]
         return differences(mine, other, f"{where}*")
     if isinstance(ours, type) and issubclass(ours, ctypes.Structure | ctypes.Union):
         if not (isinstance(theirs, type) and issubclass(theirs, ctypes.Structure | ctypes.Union)):
@@ -93,10 +108,12 @@ def differences(ours: object, theirs: object, where: str) -> list[str]:
 def test_each_function_is_declared_as_wasmtime_py_declares_it(name: str) -> None:
     theirs = getattr(_bindings, f"_{name}")
     restype, argtypes = native.SIGNATURES[name]
-    ours = ctypes.CFUNCTYPE(restype, *argtypes)
+    ours = native.CFUNCTYPE(restype, *argtypes)
     expected = ctypes.CFUNCTYPE(theirs.restype, *theirs.argtypes)
     assert differences(ours, expected, name) == []
-    assert getattr(native.c, name).argtypes == argtypes
+    declared = getattr(native.c, name)
+    assert (declared.restype, declared.argtypes) == (restype, argtypes)
+    assert type(declared)._flags_ == theirs._flags_
 
 
 @pytest.mark.parametrize(("ours", "theirs"), [
@@ -116,6 +133,53 @@ def test_the_callback_types_are_wasmtime_py_s() -> None:
     assert differences(native.DeadlineCallback, store_callback[1], "deadline callback") == []
     assert differences(native.Finalizer, store_callback[3], "finalizer") == []
     assert differences(native.OutputCallback, _bindings._wasi_config_set_stdout_custom.argtypes[1], "output") == []
+
+
+@pytest.mark.parametrize("name", ["c_bool", "c_char_p", "c_void_p", "c_uint8", "c_int", "c_int32", "c_uint32",
+                                  "c_int64", "c_uint64", "c_size_t", "c_ssize_t"])
+def test_each_simple_type_is_ctypes_s_by_code_and_size(name: str) -> None:
+    # the binding makes its own on _ctypes (the package ctypes stays unloaded), as ctypes makes them
+    ours, theirs = getattr(native, name), getattr(ctypes, name)
+    assert ours is not theirs and ours.__bases__ == theirs.__bases__ == (ctypes._SimpleCData,)
+    assert (ours._type_, ctypes.sizeof(ours), ctypes.alignment(ours)) == (
+        theirs._type_, ctypes.sizeof(theirs), ctypes.alignment(theirs))
+
+
+def test_the_memory_helpers_do_what_ctypes_s_do() -> None:
+    buffer = ctypes.create_string_buffer(b"sysinspect", 16)
+    address = ctypes.addressof(buffer)
+    assert native.string_at(address, 3) == ctypes.string_at(address, 3) == b"sys"
+    assert native.string_at(address) == b"sysinspect"  # to the NUL, as ctypes' does
+    native.memmove(address + 3, b"-IN", 3)
+    assert buffer.value == b"sys-INpect"
+    pointer = ctypes.cast(address, ctypes.POINTER(ctypes.c_uint8))  # as wasmtime_memory_data gives a pointer
+    assert native.cast(pointer, native.c_void_p).value == address
+    assert native.string_at(pointer, 4) == b"sys-"
+    assert native.cast(native.POINTER(native.c_uint8)(), native.c_void_p).value is None  # a null pointer
+
+
+def test_the_callback_data_registries_are_empty_after_runs(tmp_path: Path) -> None:
+    # each run hands its host API, output captures and interrupt to wasmtime as callback data; wasmtime calls
+    # the registry's finalizer when the store and linker holding them are deleted, so nothing outlives a run
+    wasm = tmp_path / "hi.wasm"
+    wasm.write_bytes(wat_to_wasm(command(write_stdout(0, 3), extra='(data (i32.const 0) "hi\\0a")')))
+    module = WasmtimeBackend().load(wasm)
+    before = len(hostbind._BOUND), len(run._WRITERS), len(epoch._INTERRUPTS)
+    for limits in (Limits(), Limits(timeout=5.0)):  # on the caller's thread, then on a worker thread
+        result = module.run(RunSpec(limits=limits))
+        assert (result.exit_code, result.stdout) == (0, b"hi\n")
+    assert (len(hostbind._BOUND), len(run._WRITERS), len(epoch._INTERRUPTS)) == before
+
+
+def test_a_registry_gives_each_object_a_key_of_its_own() -> None:
+    registry: native.Registry[str] = native.Registry()
+    first, second = registry.add("one"), registry.add("two")
+    assert first.value != second.value and len(registry) == 2
+    assert (registry[first.value], registry.get(second.value), registry.get(None)) == ("one", "two", None)
+    registry.forget(first.value)  # as wasmtime calls it
+    assert registry.get(first.value) is None and len(registry) == 1
+    with pytest.raises(KeyError):
+        registry[first.value]
 
 
 def test_the_constants_are_wasmtime_py_s() -> None:

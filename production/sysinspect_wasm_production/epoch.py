@@ -20,8 +20,6 @@ same engine never interrupt each other wrongly.
 from __future__ import annotations
 
 import _thread
-import ctypes
-import itertools
 import os
 import time
 
@@ -91,10 +89,8 @@ class Interrupt:
         return False
 
 
-# Stores find their Interrupt through the callback's data pointer: a key into
-# this table (a Python object cannot cross into C safely by address).
-_INTERRUPTS: dict[int, Interrupt] = {}
-_KEYS = itertools.count(1)
+# Stores find their Interrupt through the callback's data pointer.
+_INTERRUPTS: native.Registry[Interrupt] = native.Registry()
 _STOP_MESSAGE = b"sysinspect: guest stopped by the host"
 
 
@@ -106,7 +102,7 @@ def _stop_error() -> int:
 def _on_deadline(context: object, data: int | None, delta: Any, kind: Any) -> int:
     # Runs inside wasmtime on the guest's thread: it must never raise.
     try:
-        interrupt = _INTERRUPTS.get(data or 0)
+        interrupt = _INTERRUPTS.get(data)
         if interrupt is None or not interrupt.should_stop():
             delta[0] = 1
             kind[0] = native.UPDATE_DEADLINE_CONTINUE
@@ -116,13 +112,8 @@ def _on_deadline(context: object, data: int | None, delta: Any, kind: Any) -> in
         return _stop_error()
 
 
-def _forget(data: int | None) -> None:
-    _INTERRUPTS.pop(data or 0, None)
-
-
-# module-level, so the C function pointers live as long as any store using them
+# module-level, so the C function pointer lives as long as any store using it
 _ON_DEADLINE = native.DeadlineCallback(_on_deadline)
-_FORGET = native.Finalizer(_forget)
 
 
 class EpochClock:
@@ -158,9 +149,7 @@ class EpochClock:
         ``store`` and ``context``: a ``wasmtime_store_t*`` and its ``wasmtime_context_t*`` (native, or a
         wasmtime-py Store's ``ptr()`` and ``_context()``).
         """
-        key = next(_KEYS)
-        _INTERRUPTS[key] = interrupt
-        c.wasmtime_store_epoch_deadline_callback(store, _ON_DEADLINE, ctypes.c_void_p(key), _FORGET)
+        c.wasmtime_store_epoch_deadline_callback(store, _ON_DEADLINE, _INTERRUPTS.add(interrupt), _INTERRUPTS.forget)
         c.wasmtime_context_set_epoch_deadline(context, 1)
 
     def ticking(self) -> _Ticking:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
-import itertools
-
 from sysinspect_wasm.hostapi import API_MODULE, BAD_CALL, HOST_FUNCTIONS
 from sysinspect_wasm.result import HostCall
 
 from . import native
-from .native import Extern, Memory, c
+from .native import Extern, Memory, byref, c, c_void_p, cast, memmove, string_at
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,33 +31,32 @@ class CallerMemory:
 
     def size(self) -> int:
         """The memory's current size in bytes."""
-        size: int = c.wasmtime_memory_data_size(self._context, ctypes.byref(self._memory))
+        size: int = c.wasmtime_memory_data_size(self._context, byref(self._memory))
         return size
 
     def _address(self, ptr: int, length: int) -> int:
         if ptr < 0 or length < 0 or ptr + length > self.size():
             raise ValueError(f"region [{ptr}, {ptr + length}) is outside the guest's memory")
-        base = c.wasmtime_memory_data(self._context, ctypes.byref(self._memory))
-        address: int = ctypes.cast(base, ctypes.c_void_p).value or 0
+        base = c.wasmtime_memory_data(self._context, byref(self._memory))
+        address: int = cast(base, c_void_p).value or 0
         return address + ptr
 
     def read(self, ptr: int, length: int) -> bytes:
         """Bytes at ``[ptr, ptr+length)``."""
-        return ctypes.string_at(self._address(ptr, length), length)
+        return string_at(self._address(ptr, length), length)
 
     def write(self, ptr: int, data: bytes) -> None:
         """Store ``data`` at ``ptr``."""
-        ctypes.memmove(self._address(ptr, len(data)), data, len(data))
+        memmove(self._address(ptr, len(data)), data, len(data))
 
 
-# Host functions find their API and name through the callback's data pointer: a key into this table.
-_BOUND: dict[int, tuple[HostApi, str, bool]] = {}
-_KEYS = itertools.count(1)
+# Host functions find their API and name through the callback's data pointer.
+_BOUND: native.Registry[tuple[HostApi, str, bool]] = native.Registry()
 
 
 def _caller_memory(caller: int) -> CallerMemory | None:
     found = Extern()
-    if not c.wasmtime_caller_export_get(caller, _MEMORY, len(_MEMORY), ctypes.byref(found)):
+    if not c.wasmtime_caller_export_get(caller, _MEMORY, len(_MEMORY), byref(found)):
         return None
     if found.kind != native.EXTERN_MEMORY:
         return None
@@ -73,7 +69,7 @@ def _call(data: int | None, caller: int, args: Any, nargs: int, results: Any, nr
     # guest goes on; only what is not an Exception (KeyboardInterrupt, SystemExit) stops the guest, with the
     # trap wasmtime-py's own trampoline gives it.
     try:
-        api, name, has_result = _BOUND[data or 0]
+        api, name, has_result = _BOUND[data]
         values = tuple(args[i].of.i32 for i in range(nargs))
         try:
             answer = api.call(name, _caller_memory(caller), values)
@@ -89,13 +85,8 @@ def _call(data: int | None, caller: int, args: Any, nargs: int, results: Any, nr
         return trap
 
 
-def _forget(data: int | None) -> None:
-    _BOUND.pop(data or 0, None)
-
-
-# module-level, so the C function pointers live as long as any linker using them
+# module-level, so the C function pointer lives as long as any linker using it
 _CALL = native.FuncCallback(_call)
-_FORGET = native.Finalizer(_forget)
 
 
 def bind_host_api(linker: Any, api: HostApi) -> None:
@@ -107,12 +98,10 @@ def bind_host_api(linker: Any, api: HostApi) -> None:
         linker = linker.ptr()
     module = API_MODULE.encode("utf-8")
     for name, (params, results) in HOST_FUNCTIONS.items():
-        key = next(_KEYS)
-        _BOUND[key] = (api, name, bool(results))
         functype = native.functype_i32(len(params), len(results))
         encoded = name.encode("utf-8")
         try:
             native.check(c.wasmtime_linker_define_func(linker, module, len(module), encoded, len(encoded), functype,
-                                                       _CALL, ctypes.c_void_p(key), _FORGET))
+                                                       _CALL, _BOUND.add((api, name, bool(results))), _BOUND.forget))
         finally:
             c.wasm_functype_delete(functype)

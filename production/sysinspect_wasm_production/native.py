@@ -12,12 +12,19 @@ and read what a trap or an error says. wasmtime-py stays the library for
 everything else (compiling, bare instances, the cache commands); both use
 one loaded library, so a module or engine made by one is used by the other.
 
+It stands on the extension module ``_ctypes`` alone, not on the package
+``ctypes`` (see "ctypes' few parts" below): a warm call does not import it.
+
 Every declaration below takes its argument and result types from
 wasmtime-py's (``wasmtime/_bindings.py``): a pointer to an opaque C type is
-``c_void_p`` here, every other type is the same ctypes type, and every
-structure has wasmtime-py's layout for the fields it declares.
-``tests/test_production_native.py`` holds each of them, and the constants,
-equal to wasmtime-py's, so the ABI cannot drift when the wheel is upgraded.
+``c_void_p`` here, every other type is the same C type (ctypes' type code and
+size), and every structure has wasmtime-py's layout for the fields it
+declares. ``tests/test_production_native.py`` holds each of them, and the
+constants, equal to wasmtime-py's, so the ABI cannot drift when the wheel is
+upgraded.
+
+C callbacks find the Python objects they serve through their data pointer,
+by a :class:`Registry`.
 
 Raises ImportError, as ``import wasmtime`` would, when wasmtime-py is not
 installed or its library cannot be loaded on this host.
@@ -25,34 +32,132 @@ installed or its library cannot be loaded on this host.
 
 from __future__ import annotations
 
-import ctypes
+import _ctypes
+import itertools
 import os
 import sys
-from ctypes import (
-    CFUNCTYPE,
-    POINTER,
-    Structure,
-    Union,
-    byref,
-    c_bool,
-    c_char_p,
-    c_int,
-    c_int32,
-    c_int64,
-    c_size_t,
-    c_ssize_t,
-    c_uint8,
-    c_uint32,
-    c_uint64,
-    c_void_p,
-)
+from _ctypes import POINTER as POINTER
+from _ctypes import Structure as Structure
+from _ctypes import Union as Union
+from _ctypes import addressof as addressof
+from _ctypes import byref as byref
 
 from sysinspect_wasm.errors import WasmRuntimeError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ctypes
     from collections.abc import Callable, Sequence
-    from typing import Any
+    from typing import Any, Generic, TypeVar
+
+    T = TypeVar("T")
+
+    # the type checker knows the names defined below for run time as ctypes' own
+    CFUNCTYPE = ctypes.CFUNCTYPE
+    c_bool = ctypes.c_bool
+    c_char_p = ctypes.c_char_p
+    c_int = ctypes.c_int
+    c_int32 = ctypes.c_int32
+    c_int64 = ctypes.c_int64
+    c_size_t = ctypes.c_size_t
+    c_ssize_t = ctypes.c_ssize_t
+    c_uint8 = ctypes.c_uint8
+    c_uint32 = ctypes.c_uint32
+    c_uint64 = ctypes.c_uint64
+    c_void_p = ctypes.c_void_p
+    cast = ctypes.cast
+    memmove = ctypes.memmove
+    string_at = ctypes.string_at
+
+
+# -- ctypes' few parts a run needs, on _ctypes alone ---------------------------------------------------------------
+#
+# The package ctypes costs every process that imports it about 1.3 ms (Python 3.11) to 1.7 ms (3.13): its
+# __init__ and _endian build dozens of classes and import struct. What a run needs of it is a handful of simple
+# types, function prototypes, a library's functions and three helpers (string_at, memmove, cast), all thin layers
+# over the extension module _ctypes, which does the work; they are made here the way ctypes makes them, from the
+# same _ctypes classes (Structure, Union, POINTER, byref are _ctypes' own, hence ctypes' own). Objects of either
+# kind mix freely: _ctypes converts arguments by type code, not by class, so a traced run hands wasmtime-py's
+# pointers to these functions, and pointers given back to wasmtime-py go through integer addresses.
+# For the type checker these are ctypes' own types, which they equal in type code and size (the tests hold them
+# to wasmtime-py's declarations).
+
+if not TYPE_CHECKING:
+    class c_bool(_ctypes._SimpleCData):
+        _type_ = "?"
+
+    class c_char_p(_ctypes._SimpleCData):
+        _type_ = "z"
+
+    class c_void_p(_ctypes._SimpleCData):
+        _type_ = "P"
+
+    class c_uint8(_ctypes._SimpleCData):
+        _type_ = "B"
+
+    class c_int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class c_uint(_ctypes._SimpleCData):
+        _type_ = "I"
+
+    class c_long(_ctypes._SimpleCData):
+        _type_ = "l"
+
+    class c_ulong(_ctypes._SimpleCData):
+        _type_ = "L"
+
+    class py_object(_ctypes._SimpleCData):
+        _type_ = "O"
+
+    # ctypes' choice: the first C type of the width; int is 32 bits on every platform wasmtime runs on, long
+    # 64 bits but on Windows; size_t is 64 bits, as library_path() refuses 32-bit hosts
+    c_int32, c_uint32 = c_int, c_uint
+    if _ctypes.sizeof(c_long) == 8:
+        c_int64, c_uint64 = c_long, c_ulong
+    else:
+        class c_int64(_ctypes._SimpleCData):
+            _type_ = "q"
+
+        class c_uint64(_ctypes._SimpleCData):
+            _type_ = "Q"
+    c_size_t, c_ssize_t = c_uint64, c_int64
+
+    def _prototype(flags, restype, argtypes):
+        class Prototype(_ctypes.CFuncPtr):
+            _argtypes_ = argtypes
+            _restype_ = restype
+            _flags_ = flags
+
+        return Prototype
+
+    def CFUNCTYPE(restype, *argtypes):
+        """A C function pointer type (``ctypes.CFUNCTYPE``): called from C as a callback, or calling C."""
+        return _prototype(_ctypes.FUNCFLAG_CDECL, restype, argtypes)
+
+    # _ctypes' helpers take and give Python objects: they are called holding the interpreter lock (ctypes'
+    # PYFUNCTYPE)
+    _PYTHON_API = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_PYTHONAPI
+    _string_at = _prototype(_PYTHON_API, py_object, (c_void_p, c_int))(_ctypes._string_at_addr)
+    _cast = _prototype(_PYTHON_API, py_object, (c_void_p, py_object, py_object))(_ctypes._cast_addr)
+    memmove = CFUNCTYPE(c_void_p, c_void_p, c_void_p, c_size_t)(_ctypes._memmove_addr)
+
+    def string_at(ptr, size=-1):
+        """The ``size`` bytes at ``ptr`` (``ctypes.string_at``)."""
+        return _string_at(ptr, size)
+
+    def cast(obj, typ):
+        """``obj`` (a pointer) as a ``typ`` (``ctypes.cast``)."""
+        return _cast(obj, obj, typ)
+
+    class Generic:
+        """``typing.Generic`` for the type checker; at run time its subscript is the class itself (typing
+        stays unloaded)."""
+
+        def __class_getitem__(cls, item):
+            return cls
+
+    T = None
 
 
 def library_path() -> str:
@@ -88,11 +193,36 @@ def package_dir() -> str:
     return os.path.dirname(os.path.dirname(LIBRARY_PATH))
 
 
-def _load(path: str) -> ctypes.CDLL:
-    try:
-        return ctypes.CDLL(path)
-    except OSError as exc:  # a glibc library on a musl host, a missing file
-        raise ImportError(f"wasmtime is installed but cannot load on this host: {exc}", name="wasmtime") from None
+class _Function(_ctypes.CFuncPtr):
+    """A C function of a loaded library (``ctypes.CDLL``'s ``_FuncPtr``)."""
+
+    _flags_ = _ctypes.FUNCFLAG_CDECL
+    _restype_ = c_int
+
+
+class _Library:
+    """A loaded library, as ``_ctypes`` looks its functions up (``ctypes.CDLL``'s ``_handle``, without the rest)."""
+
+    __slots__ = ("_handle", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            if os.name == "posix":
+                self._handle: int = _ctypes.dlopen(path, _ctypes.RTLD_LOCAL)  # as ctypes.CDLL opens it
+            else:  # Windows' loader flags are ctypes.CDLL's to choose
+                import ctypes
+
+                self._handle = ctypes.CDLL(path)._handle
+        except OSError as exc:  # a glibc library on a musl host, a missing file
+            raise ImportError(f"wasmtime is installed but cannot load on this host: {exc}", name="wasmtime") from None
+
+    def function(self, name: str, restype: Any, argtypes: tuple[Any, ...]) -> Callable[..., Any]:
+        """The library's function ``name``, declared with ``restype`` and ``argtypes`` (as ``ctypes.CDLL`` does)."""
+        function = _Function((name, self))  # type: ignore[arg-type]  # _ctypes asks only for _handle
+        function.restype = restype
+        function.argtypes = argtypes
+        return function
 
 
 # -- types (wasmtime-py's names in the comments; the layout test compares them) --------------------------------
@@ -100,65 +230,65 @@ def _load(path: str) -> ctypes.CDLL:
 class ByteVec(Structure):
     """``wasm_byte_vec_t`` (also ``wasm_name_t`` and ``wasm_message_t``)."""
 
-    _fields_ = [("size", c_size_t), ("data", POINTER(c_uint8))]
+    _fields_ = (("size", c_size_t), ("data", POINTER(c_uint8)))
 
 
 class FrameVec(Structure):
     """``wasm_frame_vec_t``."""
 
-    _fields_ = [("size", c_size_t), ("data", POINTER(c_void_p))]
+    _fields_ = (("size", c_size_t), ("data", POINTER(c_void_p)))
 
 
 class ValtypeVec(Structure):
     """``wasm_valtype_vec_t``."""
 
-    _fields_ = [("size", c_size_t), ("data", POINTER(c_void_p))]
+    _fields_ = (("size", c_size_t), ("data", POINTER(c_void_p)))
 
 
 class Func(Structure):
     """``wasmtime_func_t``."""
 
-    _fields_ = [("store_id", c_uint64), ("__private", c_void_p)]
+    _fields_ = (("store_id", c_uint64), ("__private", c_void_p))
 
 
 class _MemoryHead(Structure):
-    _fields_ = [("store_id", c_uint64), ("__private1", c_uint32)]
+    _fields_ = (("store_id", c_uint64), ("__private1", c_uint32))
 
 
 class Memory(Structure):
     """``wasmtime_memory_t``."""
 
-    _fields_ = [("_anon_1", _MemoryHead), ("__private2", c_uint32)]
+    _fields_ = (("_anon_1", _MemoryHead), ("__private2", c_uint32))
 
 
 class ExternUnion(Union):
     """``wasmtime_extern_union_t``: the members a run reads (``memory`` makes it as large as wasmtime-py's)."""
 
-    _fields_ = [("func", Func), ("memory", Memory)]
+    _fields_ = (("func", Func), ("memory", Memory))
 
 
 class Extern(Structure):
     """``wasmtime_extern_t``."""
 
-    _fields_ = [("kind", c_uint8), ("of", ExternUnion)]
+    _fields_ = (("kind", c_uint8), ("of", ExternUnion))
 
 
 class Instance(Structure):
     """``wasmtime_instance_t``."""
 
-    _fields_ = [("store_id", c_uint64), ("__private", c_size_t)]
+    _fields_ = (("store_id", c_uint64), ("__private", c_size_t))
 
 
 class ValUnion(Union):
     """``wasmtime_valunion_t``: the integer members a host function reads and writes, and its full size (24 bytes)."""
 
-    _fields_ = [("i32", c_int32), ("i64", c_int64), ("_whole", c_uint64 * 3)]
+    _fields_ = (("i32", c_int32), ("i64", c_int64), ("_whole", c_uint64 * 3))
 
 
 class Val(Structure):
     """``wasmtime_val_t``."""
 
-    _fields_ = [("kind", c_uint8), ("of", ValUnion)]
+    _fields_ = (("kind", c_uint8), ("of", ValUnion))
 
 
 # -- constants (wasmtime-py's in the comments; the test compares them) -------------------------------------------
@@ -184,6 +314,45 @@ OutputCallback = CFUNCTYPE(c_ssize_t, c_void_p, POINTER(c_uint8), c_size_t)
 FuncCallback = CFUNCTYPE(c_size_t, c_void_p, c_void_p, POINTER(Val), c_size_t, POINTER(Val), c_size_t)
 NO_FINALIZER = Finalizer(0)
 """A null finalizer (ctypes takes no ``None`` for a function pointer argument)."""
+
+
+class Registry(Generic[T]):
+    """Python objects that wasmtime hands back to our C callbacks, by the callback's data pointer.
+
+    A Python object cannot cross into C safely by address, so each one given
+    to C is kept here under a key of its own, and C gets the key as the data
+    pointer (:meth:`add`); the callback finds the object with it (:meth:`get`
+    or ``registry[data]``). wasmtime calls the finalizer passed with the data
+    (:attr:`forget`) when whatever holds the callback (a store, a linker, a
+    WASI context) is deleted, and the object is dropped then. A registry
+    lives as long as the process: C may call its finalizer until the end.
+    """
+
+    def __init__(self) -> None:
+        self._objects: dict[int, T] = {}
+        self._keys = itertools.count(1)
+        self.forget = Finalizer(self._forget)
+        """The finalizer to pass with every data pointer :meth:`add` gives."""
+
+    def add(self, value: T) -> c_void_p:
+        """A new data pointer for ``value``, which stays here until wasmtime calls :attr:`forget` with it."""
+        key = next(self._keys)
+        self._objects[key] = value
+        return c_void_p(key)
+
+    def __getitem__(self, data: int | None) -> T:
+        """The object of data pointer ``data`` (as a callback receives it); KeyError when it is not here."""
+        return self._objects[data or 0]
+
+    def get(self, data: int | None) -> T | None:
+        """The object of data pointer ``data``, ``None`` when it is not here."""
+        return self._objects.get(data or 0)
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def _forget(self, data: int | None) -> None:
+        self._objects.pop(data or 0, None)
 
 P = c_void_p
 SIGNATURES: dict[str, tuple[Any, tuple[Any, ...]]] = {
@@ -259,16 +428,14 @@ class _Functions:
             restype, argtypes = SIGNATURES[name]
         except KeyError:
             raise AttributeError(f"{name} is not declared in {__name__}.SIGNATURES") from None
-        function = lib[name]
-        function.restype = restype
-        function.argtypes = argtypes
+        function = lib.function(name, restype, argtypes)
         setattr(self, name, function)
         return function
 
 
 LIBRARY_PATH = library_path()
 """The library this module loaded."""
-lib = _load(LIBRARY_PATH)
+lib = _Library(LIBRARY_PATH)
 c = _Functions()
 
 
@@ -297,7 +464,7 @@ class NativeTrap(WasmRuntimeError):
 
 def _text(vec: ByteVec, drop_nul: bool = False) -> str:
     size = vec.size - 1 if drop_nul and vec.size else vec.size
-    return ctypes.string_at(vec.data, size).decode("utf-8") if size else ""
+    return string_at(vec.data, size).decode("utf-8") if size else ""
 
 
 def take_error(error: int) -> WasmtimeError:
@@ -381,7 +548,7 @@ class NativeModule:
         vec = ByteVec()
         check(c.wasmtime_module_serialize(self.ptr, byref(vec)))
         try:
-            return ctypes.string_at(vec.data, vec.size)
+            return string_at(vec.data, vec.size)
         finally:
             c.wasm_byte_vec_delete(byref(vec))
 

@@ -14,9 +14,7 @@ result. A process that exits meanwhile takes the thread down with it.
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import itertools
 import os
 import sys
 import time
@@ -29,7 +27,7 @@ from sysinspect_wasm.spec import WASM_PAGE
 from . import native
 from .epoch import Interrupt
 from .hostbind import bind_host_api
-from .native import Extern, Instance, c
+from .native import Extern, Instance, byref, c, c_void_p, string_at
 from .output import CappedOutput
 from .program import START, Program, annotate, memory_over_ceiling
 
@@ -51,33 +49,21 @@ GRACE_SECONDS = 0.3
 
 _START = START.encode()
 
-# A WASI context finds its output capture through the callback's data pointer: a key into this table.
-_WRITERS: dict[int, Callable[[bytes], None]] = {}
-_KEYS = itertools.count(1)
+# A WASI context finds its output capture through the callback's data pointer.
+_WRITERS: native.Registry[Callable[[bytes], None]] = native.Registry()
 
 
 def _on_output(data: int | None, buffer: Any, size: int) -> int:
     # wasmtime's custom-output callback, on one of its I/O threads: it must never raise
     try:
-        _WRITERS[data or 0](ctypes.string_at(buffer, size))
+        _WRITERS[data](string_at(buffer, size))
         return size
     except BaseException:
         return -errno.EIO
 
 
-def _forget_writer(data: int | None) -> None:
-    _WRITERS.pop(data or 0, None)
-
-
-# module-level, so the C function pointers live as long as any WASI context using them
+# module-level, so the C function pointer lives as long as any WASI context using it
 _ON_OUTPUT = native.OutputCallback(_on_output)
-_FORGET_WRITER = native.Finalizer(_forget_writer)
-
-
-def _capture(writer: Callable[[bytes], None]) -> ctypes.c_void_p:
-    key = next(_KEYS)
-    _WRITERS[key] = writer
-    return ctypes.c_void_p(key)
 
 
 class WasiRun:
@@ -145,8 +131,8 @@ class WasiRun:
                 raise native.WasmtimeError("failed to configure environment")
             if spec.stdin:
                 _stdin_from(wasi, spec.stdin)
-            c.wasi_config_set_stdout_custom(wasi, _ON_OUTPUT, _capture(self.stdout.write), _FORGET_WRITER)
-            c.wasi_config_set_stderr_custom(wasi, _ON_OUTPUT, _capture(self.stderr.write), _FORGET_WRITER)
+            c.wasi_config_set_stdout_custom(wasi, _ON_OUTPUT, _WRITERS.add(self.stdout.write), _WRITERS.forget)
+            c.wasi_config_set_stderr_custom(wasi, _ON_OUTPUT, _WRITERS.add(self.stderr.write), _WRITERS.forget)
             for preopen in spec.preopens:
                 if not c.wasi_config_preopen_dir(wasi, str(preopen.host_path).encode("utf-8"),
                                                  preopen.guest_path.encode("utf-8"), preopen.writable):
@@ -192,16 +178,16 @@ class WasiRun:
             linker = c.wasmtime_linker_new(engine)
             native.check(c.wasmtime_linker_define_wasi(linker))
             bind_host_api(linker, self.api)
-            instance, trap = Instance(), ctypes.c_void_p()
-            error = c.wasmtime_linker_instantiate(linker, context, program.native_module, ctypes.byref(instance),
-                                                  ctypes.byref(trap))
+            instance, trap = Instance(), c_void_p()
+            error = c.wasmtime_linker_instantiate(linker, context, program.native_module, byref(instance),
+                                                  byref(trap))
             if error:  # a trap is not an error
                 return self._stopped(native.take_error(error), linking=True)
             if trap:
                 return self._stopped(native.take_trap(trap.value or 0), linking=True)
             start = Extern()
-            found = c.wasmtime_instance_export_get(context, ctypes.byref(instance), _START, len(_START),
-                                                   ctypes.byref(start))
+            found = c.wasmtime_instance_export_get(context, byref(instance), _START, len(_START),
+                                                   byref(start))
             if not found or start.kind != native.EXTERN_FUNC:
                 from sysinspect_wasm.traps import Trap, TrapKind
 
@@ -212,7 +198,7 @@ class WasiRun:
 
                 return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
             # (without a known signature, wasmtime itself refuses a mismatched call)
-            error = c.wasmtime_func_call(context, ctypes.byref(start.of.func), None, 0, None, 0, ctypes.byref(trap))
+            error = c.wasmtime_func_call(context, byref(start.of.func), None, 0, None, 0, byref(trap))
             if error:
                 return self._stopped(native.take_error(error))
             if trap:
@@ -234,6 +220,8 @@ class WasiRun:
         A developer's run, never a minion's: the WASI context is the lean binding's (the same output capture and
         standard input), the store, linker and instance wasmtime-py's.
         """
+        import ctypes
+
         import wasmtime
         from wasmtime import _ffi
 
