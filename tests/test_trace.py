@@ -201,3 +201,26 @@ def test_diff_compares_traces_call_by_call_with_the_clocks_masked() -> None:
     assert compare((write,), (write.replace("fd=1", "fd=2"),)) == [f"trace (#0): {write} | {write.replace('fd=1', 'fd=2')}"]
     assert compare((write,), (write, write)) == [f"trace (1 vs 2 entries, first extra #1): (no more) | {write}"]
     assert compare((write,), None) == []  # an untraced run compares nothing
+
+
+_MEMORY = '(memory (export "memory") 1)'  # a traced run needs it
+
+
+@pytest.mark.parametrize("wat", [
+    f'(module {_MEMORY} (func (export "main")))',  # no _start
+    f'(module {_MEMORY} (global (export "_start") i32 (i32.const 0)))',  # a _start that is no function
+    f'(module {_MEMORY} (func (export "_start") (param i32)))',  # a _start that takes something
+    f'(module {_MEMORY} (func (export "_start") unreachable))',
+    '(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))'
+    f' {_MEMORY} (func (export "_start") (call $exit (i32.const 3))))',
+    f'(module {_MEMORY} (func (export "_start")))',
+], ids=["no-start", "start-not-a-function", "start-with-param", "trap", "exit", "ok"])
+def test_a_traced_run_ends_as_an_untraced_one_on_wasmtime(wat: str) -> None:
+    # the two ways of running on wasmtime (the lean binding's, wasmtime-py's for --trace) share their ending
+    from conftest import wat_to_wasm
+
+    from sysinspect_wasm import RunSpec
+
+    module = load_backend("wasmtime").load(wat_to_wasm(wat), name="ending")
+    plain, traced = module.run(RunSpec()), module.run(RunSpec(trace=lambda line: None))
+    assert (traced.exit_code, traced.trap) == (plain.exit_code, plain.trap)

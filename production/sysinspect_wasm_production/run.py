@@ -159,6 +159,27 @@ class WasiRun:
             self.frames = trap_frames(exc)
         return None, classify(exc, self.program.guards, linking=linking)
 
+    def _run_start(self, found: bool, call: Callable[[], Outcome | None]) -> Outcome:
+        """The ending of both ways to run: ``_start`` must be an exported function (``found``) taking and returning
+        nothing; ``call()`` runs it and gives the outcome of a guest stopped by an error or a trap (``None``: it
+        returned)."""
+        if not found:
+            from sysinspect_wasm.traps import Trap, TrapKind
+
+            return None, Trap(TrapKind.LINK_ERROR, f"module {self.program.name!r} exports no function {START!r}")
+        signature = self.program.start_signature()
+        if signature is not None and (signature[0] or signature[1]):
+            from sysinspect_wasm.traps import Trap, TrapKind
+
+            return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
+        # (without a known signature, wasmtime itself refuses a mismatched call)
+        stopped = call()
+        if stopped is not None:
+            return stopped
+        if self.interrupt.reason is not None:  # e.g. an output cap passed just before the end
+            return None, self.interrupt.reason
+        return 0, None
+
     def _execute(self) -> Outcome:
         program = self.program
         ceiling = self.spec.limits.memory_pages
@@ -188,31 +209,22 @@ class WasiRun:
             start = Extern()
             found = c.wasmtime_instance_export_get(context, byref(instance), _START, len(_START),
                                                    byref(start))
-            if not found or start.kind != native.EXTERN_FUNC:
-                from sysinspect_wasm.traps import Trap, TrapKind
 
-                return None, Trap(TrapKind.LINK_ERROR, f"module {program.name!r} exports no function {START!r}")
-            signature = program.start_signature()
-            if signature is not None and (signature[0] or signature[1]):
-                from sysinspect_wasm.traps import Trap, TrapKind
+            def call() -> Outcome | None:
+                error = c.wasmtime_func_call(context, byref(start.of.func), None, 0, None, 0, byref(trap))
+                if error:
+                    return self._stopped(native.take_error(error))
+                if trap:
+                    return self._stopped(native.take_trap(trap.value or 0))
+                return None
 
-                return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
-            # (without a known signature, wasmtime itself refuses a mismatched call)
-            error = c.wasmtime_func_call(context, byref(start.of.func), None, 0, None, 0, byref(trap))
-            if error:
-                return self._stopped(native.take_error(error))
-            if trap:
-                return self._stopped(native.take_trap(trap.value or 0))
-            if self.interrupt.reason is not None:  # e.g. an output cap passed just before the end
-                return None, self.interrupt.reason
-            return 0, None
+            return self._run_start(bool(found) and start.kind == native.EXTERN_FUNC, call)
         finally:
             if linker is not None:
                 c.wasmtime_linker_delete(linker)
             # deleting here, on a live interpreter, also releases the WASI context's output callbacks; left
             # to the process's exit, wasmtime's I/O thread could call into a finalizing interpreter
             c.wasmtime_store_delete(store)
-
 
     def _execute_traced(self) -> Outcome:
         """:meth:`_execute` for a traced run (``--trace``): on wasmtime-py's objects, which :mod:`.tracing` links.
@@ -224,8 +236,6 @@ class WasiRun:
 
         import wasmtime
         from wasmtime import _ffi
-
-        from sysinspect_wasm.traps import Trap, TrapKind
 
         from . import values
         from .tracing import Stops, traced_instance
@@ -250,18 +260,16 @@ class WasiRun:
             except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
                 return self._stopped(exc, linking=True)
             start = instance.exports(store).get(START)
-            if not isinstance(start, wasmtime.Func):
-                return None, Trap(TrapKind.LINK_ERROR, f"module {program.name!r} exports no function {START!r}")
-            signature = program.start_signature()
-            if signature is not None and (signature[0] or signature[1]):
-                return None, Trap(TrapKind.LINK_ERROR, f"{START!r} must take and return nothing")
-            try:  # (without a known signature, wasmtime itself refuses a mismatched call)
-                values.call(store, start, [], [], [])
-            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-                return self._stopped(exc)
-            if self.interrupt.reason is not None:  # e.g. an output cap passed just before the end
-                return None, self.interrupt.reason
-            return 0, None
+
+            def call() -> Outcome | None:
+                assert isinstance(start, wasmtime.Func)
+                try:
+                    values.call(store, start, [], [], [])
+                except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                    return self._stopped(exc)
+                return None
+
+            return self._run_start(isinstance(start, wasmtime.Func), call)
         finally:
             if linker is not None:
                 linker.close()
