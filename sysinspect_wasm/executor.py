@@ -47,8 +47,8 @@ import abc
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import os
     from collections.abc import Mapping, Sequence
-    from pathlib import Path
     from typing import ClassVar
 
     from .result import ExportInfo, RunResult, Value
@@ -126,8 +126,9 @@ class Backend(abc.ABC):
     name: ClassVar[str]
 
     @abc.abstractmethod
-    def load(self, wasm: bytes | Path, *, name: str | None = None) -> Module:
-        """Load (validate, compile or parse) a module from bytes or a path.
+    def load(self, wasm: bytes | str | os.PathLike[str], *, name: str | None = None) -> Module:
+        """Load (validate, compile or parse) a module from bytes or a path (a ``str`` or a ``Path``, as the caller
+        has it: protocol mode keeps pathlib off a warm call by passing a ``str``).
 
         Raises :class:`~sysinspect_wasm.errors.ModuleLoadError` when the bytes
         are not a valid module; the message names the module.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 
+import pytest
 from conftest import wat_to_wasm
-from wasi_wat import command
+from wasi_wat import command, write_stdout
 
-from sysinspect_wasm import Backend, RunSpec
+from sysinspect_wasm import Backend, ModuleLoadError, RunSpec
 
 ECHO_STDIN = command(
     """
@@ -81,3 +84,16 @@ def test_elapsed_is_the_runs_own_duration(backend: Backend) -> None:
     result = module.run(RunSpec())
     after = time.monotonic()
     assert 0 < result.elapsed <= after - before
+
+
+def test_a_module_file_is_named_by_a_str_or_a_path_alike(backend: Backend, tmp_path: Path) -> None:
+    # the executor interface takes either: protocol mode passes a str (pathlib stays off a warm call)
+    wasm = tmp_path / "hello.wasm"
+    wasm.write_bytes(wat_to_wasm(command(write_stdout(0, 3), extra='(data (i32.const 0) "hi\\0a")')))
+    for given in (str(wasm), wasm, str(wasm), wasm):  # each kind cold (compiled) and warm (from its artifact)
+        module = backend.load(given)
+        assert module.name == "hello", given
+        assert module.run(RunSpec()).stdout == b"hi\n", given
+    for missing in (str(tmp_path / "gone.wasm"), tmp_path / "gone.wasm"):
+        with pytest.raises(ModuleLoadError, match=re.escape(f"cannot read module 'gone' from {tmp_path}/gone.wasm")):
+            backend.load(missing)

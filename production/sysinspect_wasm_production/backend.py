@@ -276,26 +276,26 @@ class WasmtimeBackend(Backend):
         self.cache_dir = cache_dir
         self.cache = cache and os.name == "posix"  # the cache's locks and ownership checks are POSIX
 
-    def load(self, wasm: bytes | Path, *, name: str | None = None) -> WasmtimeModule:
+    def load(self, wasm: bytes | str | os.PathLike[str], *, name: str | None = None) -> WasmtimeModule:
         """Compile (once) a module; invalid bytes raise :class:`ModuleLoadError` naming it.
 
         From a path, the compiled-artifact cache is used (see the class); the
-        module's ``warnings`` say when it could not be. Beyond the executor
-        interface, the path may be a ``str``: the runtime's protocol mode
-        passes one, which keeps :mod:`pathlib` off a warm call.
+        module's ``warnings`` say when it could not be. A path given as a
+        ``str`` stays one: :mod:`pathlib` stays off a warm call.
         """
         if not isinstance(wasm, str | os.PathLike):
             return WasmtimeModule(compile_module(self.handle, name or "module", bytes(wasm)))
-        name = name or stem(wasm)
+        path = os.fspath(wasm)  # as given: the cache's messages and names read the same for a str or a Path
+        name = name or stem(path)
         if self.cache:
             from .cache import load_program_file
 
-            loaded = load_program_file(self.handle, name, wasm, self.cache_dir)
+            loaded = load_program_file(self.handle, name, path, self.cache_dir)
             return WasmtimeModule(loaded.program, warnings=loaded.warnings, cache_status=loaded.status,
                                   artifact=loaded.artifact)
         try:
-            with open(wasm, "rb") as file:
+            with open(path, "rb") as file:
                 data = file.read()
         except OSError as exc:
-            raise ModuleLoadError(f"cannot read module {name!r} from {wasm}: {exc}") from None
+            raise ModuleLoadError(f"cannot read module {name!r} from {path}: {exc}") from None
         return WasmtimeModule(compile_module(self.handle, name, data))

@@ -334,8 +334,10 @@ class PywasmBackend(Backend):
         self.cache_dir = cache_dir
         self.cache = cache and os.name == "posix"  # the cache's ownership checks are POSIX
 
-    def load(self, wasm: bytes | Path, *, name: str | None = None) -> PywasmModule:
+    def load(self, wasm: bytes | str | os.PathLike[str], *, name: str | None = None) -> PywasmModule:
         """Parse (once) and check a module; invalid bytes raise :class:`ModuleLoadError` naming it."""
+        if isinstance(wasm, str | os.PathLike):
+            wasm = Path(wasm)
         if isinstance(wasm, Path):
             name = name or wasm.stem
             try:

@@ -264,7 +264,7 @@ class _Call:
         spec = guest_run_spec(module_id, header, root, limits, writable=not settings.sandbox,
                               allow_exec=not settings.sandbox, trace=self.trace)
         try:
-            module = backend.load(_module_file(backend.name, path), name=module_id)
+            module = backend.load(path, name=module_id)
         except ModuleLoadError as exc:
             self._detail(module_id, backend.name, str(exc))
             return run_failed(module_id, self._load_reason(path), self.warning)
@@ -370,19 +370,6 @@ class _Call:
 def _read_bytes(path: str) -> bytes:
     with open(path, "rb") as file:
         return file.read()
-
-
-def _module_file(backend: str, path: str) -> Path:
-    """What ``backend.load`` takes for the module file ``path``.
-
-    The executor interface takes a ``Path``; the wasmtime backend also takes the path as a string, which keeps
-    pathlib off a warm call (see :meth:`WasmtimeBackend.load <sysinspect_wasm_production.WasmtimeBackend.load>`).
-    """
-    if backend == WASMTIME:
-        return path  # type: ignore[return-value]  # see the docstring
-    from pathlib import Path
-
-    return Path(path)
 
 
 TRAP_WORDS = {
