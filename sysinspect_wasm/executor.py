@@ -102,6 +102,12 @@ class Module(abc.ABC):
         """
 
     @abc.abstractmethod
+    def module_bytes(self) -> bytes | None:
+        """The module's bytes as its author built them, which a run's ``frames`` refer to (a trap's backtrace and
+        diagnosis read them); read from the file at most once, and only if asked. ``None``: no longer to be had
+        (the file changed since it was loaded, or cannot be read)."""
+
+    @abc.abstractmethod
     def instantiate(self, limits: Limits | None = None, imports: Mapping[str, Instance] | None = None) -> Instance:
         """Instantiate without WASI or host API; import ``m::n`` is export ``n`` of ``imports[m]``.
 

@@ -161,6 +161,49 @@ def test_protocol_mode_answers_one_line_naming_the_frame(guests: Path, tmp_path:
         assert "Traceback" not in answer.stderr
 
 
+# A trapped protocol call, warm (its artifact cached, its digest remembered), in a fresh process: how many times
+# the module file is opened by loading the module alone, and by the whole call. SETTLE_NS is 0 so that the calls
+# before it remember the digest.
+OPENS_PROBE = """
+import io, json, sys
+from sysinspect_wasm import get_backend
+from sysinspect_wasm.store import memo
+from sysinspect_wasm_runtime.protocol import respond
+
+memo.SETTLE_NS = 0
+path, backend, request = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+opens = []
+sys.addaudithook(lambda event, args: opens.append(event) if event == "open" and args[0] == path else None)
+for _ in range(2):  # the first compiles and stores (or parses), the second writes the memo
+    respond(request, stderr=io.BytesIO())
+del opens[:]
+get_backend(backend).load(path, name="trapchain-c")
+loading = len(opens)
+del opens[:]
+response = respond(request, stderr=io.BytesIO())
+print(json.dumps([loading, len(opens), response.message]))
+"""
+
+
+def test_a_trapped_call_reads_its_module_once(guests: Path, tmp_path: Path) -> None:
+    # the reason, the frames carried back to the author's module and the backtrace are all found in one read of
+    # the module file: on wasmtime, one beyond loading (a warm load opens the file for its memo, and reads none of
+    # it); on pywasm, the one that loads it (it keeps the bytes)
+    folder = tmp_path / "lib" / "runtime" / "wasm"
+    folder.mkdir(parents=True)
+    path = folder / "trapchain-c.wasm"
+    shutil.copy(guests / "trapchain-c.wasm", path)
+    for backend in BACKEND_NAMES:
+        load_backend(backend)
+        request = json.dumps({"args": {"rt.mod": "trapchain-c", "rt.backend": backend},
+                              "config": {"path.sharelib": str(tmp_path)}})
+        done = subprocess.run([sys.executable, "-c", OPENS_PROBE, str(path), backend, request], capture_output=True,
+                              text=True, timeout=300, check=True)
+        loading, calling, message = json.loads(done.stdout)
+        assert message.endswith(" in divide_share (trapchain.c:7)"), (backend, message)
+        assert calling - loading == (1 if backend == WASMTIME else 0), (backend, loading, calling)
+
+
 # -- the rewritten module: frames carried back to the author's bytes -----------------------------
 
 GROWS_THEN_DIVIDES = """

@@ -458,6 +458,8 @@ from sysinspect_wasm.executor import Backend, Module
 
 class _Module(Module):
     name = "fake"
+    def module_bytes(self):
+        return None
     def run(self, spec):
         mode = os.environ["FAKE_MODE"]
         if mode == "hang":

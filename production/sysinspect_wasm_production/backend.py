@@ -76,6 +76,10 @@ class WasmtimeModule(Module):
         """Run ``_start`` as a WASI command under ``spec``; every guest failure is a trap in the result."""
         return run_program(self.program, spec)
 
+    def module_bytes(self) -> bytes | None:
+        """The module's bytes (see :meth:`.Program.module_bytes`)."""
+        return self.program.module_bytes()
+
     def instantiate(self, limits: Limits | None = None,
                     imports: Mapping[str, Instance] | None = None) -> WasmtimeInstance:
         """A bare instance (no WASI, no host API), importing from the instances in ``imports``.

@@ -91,7 +91,7 @@ class Program:
     as wasmtime-py's, :attr:`native_module` as the lean binding's.
     """
 
-    __slots__ = ("_facts", "_layout", "_module", "_native", "_source", "guards", "handle", "name", "note")
+    __slots__ = ("_bytes", "_facts", "_layout", "_module", "_native", "_source", "guards", "handle", "name", "note")
     name: str
     handle: EngineHandle
     guards: frozenset[int]
@@ -108,6 +108,7 @@ class Program:
         self._layout: Any = layout
         self._facts: LayoutFacts | None = None
         self._source: Callable[[], bytes | None] | None = None
+        self._bytes: Any = _UNREAD
 
     def __repr__(self) -> str:
         return f"Program(name={self.name!r}, guards={len(self.guards)}, note={self.note!r})"
@@ -140,9 +141,14 @@ class Program:
         return module.ptr()
 
     def module_bytes(self) -> bytes | None:
-        """The bytes of the module as its author built it (``None``: no longer to be had); for a trap's frames."""
-        source = self._source
-        return None if source is None else source()
+        """The bytes of the module as its author built it (``None``: no longer to be had); for a trap's frames,
+        its backtrace and the layout. Read once (a file is read, and checked against its digest, on first use):
+        everything a trap needs is then found in the same bytes."""
+        found: bytes | None = self._bytes
+        if found is _UNREAD:
+            source = self._source
+            found = self._bytes = None if source is None else source()
+        return found
 
     @classmethod
     def restored(cls, name: str, handle: EngineHandle, module: wasmtime.Module | NativeModule, guards: frozenset[int], note: str,
@@ -159,9 +165,8 @@ class Program:
     def layout(self) -> ModuleLayout | None:
         """The module's index spaces, signatures, memories and exports (``None``: could not be read)."""
         layout: ModuleLayout | None = self._layout
-        if layout is _UNREAD:
-            source = self._source  # set together with _UNREAD by restored()
-            data = None if source is None else source()
+        if layout is _UNREAD:  # set by restored()
+            data = self.module_bytes()
             layout = None if data is None else read_layout_or_none(data)
             self._layout = layout
         return layout

@@ -138,6 +138,10 @@ class PywasmModule(Module):
         self.cache_status = cache_status
         self.artifact = artifact
 
+    def module_bytes(self) -> bytes:
+        """The module's bytes (held since it was loaded)."""
+        return self._wasm
+
     def run(self, spec: RunSpec) -> RunResult:
         """Run ``_start`` as a WASI command under ``spec``; every guest failure is a trap in the result."""
         started = time.monotonic()

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, BinaryIO
 
-    from sysinspect_wasm import Limits, RunResult, RunSpec, Trap
+    from sysinspect_wasm import Limits, Module, RunResult, RunSpec, Trap
     from sysinspect_wasm.interfaces import CommandRunner
     from sysinspect_wasm.packagekit import PackageKit
 
@@ -271,32 +271,33 @@ class _Call:
         self.warning += module.warnings
         collect_from_here()
         result = module.run(spec)
-        return self._result(module_id, backend.name, path, limits, result)
+        return self._result(module_id, backend.name, path, limits, result, module)
 
     def _detail(self, module_id: str, backend: str, detail: str) -> None:
         if detail:
             _write(self.stderr, f'wasm-runtime: module "{module_id}" ({backend} backend): {detail}\n'.encode("utf-8", "replace"))
 
     @staticmethod
-    def _load_reason(path: str) -> str:
+    def _load_reason(path: str, data: bytes | None = None) -> str:
+        """Why the module file ``path`` (its bytes ``data``, read here when not given) does not load."""
         from .diagnose import load_problem
 
-        try:
-            data = _read_bytes(path)
-        except OSError as exc:
-            return f"invalid module: cannot read {paths.name(path)}: {exc.strerror or exc}"
+        if data is None:
+            try:
+                data = _read_bytes(path)
+            except OSError as exc:
+                return f"invalid module: cannot read {paths.name(path)}: {exc.strerror or exc}"
         return f"invalid module: {load_problem(data)}"
 
-    def _backtrace(self, module_id: str, path: str, result: RunResult, reason: str) -> str:
+    def _backtrace(self, module_id: str, wasm: bytes | None, result: RunResult, reason: str) -> str:
         """Write the trap's backtrace to stderr; ``reason`` naming the innermost named frame where the trap is the
         guest's own fault (not where a limit stopped it, which the reason is about, nor the depth at which its stack
-        overflowed: those places differ between the backends)."""
+        overflowed: those places differ between the backends). ``wasm``: the module's bytes (``None``: no longer to
+        be had, and no backtrace)."""
         from sysinspect_wasm.backtrace import resolve  # only a trap pays for names and DWARF
         from sysinspect_wasm.traps import TrapKind
 
-        try:
-            wasm = _read_bytes(path)
-        except OSError:
+        if wasm is None:
             return reason
         backtrace = resolve(result.frames, wasm)
         lines = "\n".join(backtrace.lines())
@@ -309,7 +310,7 @@ class _Call:
         summary = backtrace.summary()
         return f"{reason} {summary}" if summary else reason
 
-    def _trap_reason(self, trap: Trap, path: str, limits: Limits) -> str:
+    def _trap_reason(self, trap: Trap, module: Module, path: str, limits: Limits) -> str:
         from sysinspect_wasm.traps import TrapKind
 
         kind = trap.kind
@@ -325,16 +326,15 @@ class _Call:
         if kind is TrapKind.LINK_ERROR:
             from .diagnose import link_problem
 
-            try:
-                problem = link_problem(_read_bytes(path))
-            except OSError:
-                problem = None
+            wasm = module.module_bytes()
+            problem = None if wasm is None else link_problem(wasm)
             return f"link error: {problem or 'the module cannot be linked against WASI and the host API'}"
         if kind is TrapKind.INVALID_MODULE:
-            return self._load_reason(path)
+            return self._load_reason(path, module.module_bytes())
         return f"wasm trap: {TRAP_WORDS.get(kind.value, kind.value)}"
 
-    def _result(self, module_id: str, backend: str, path: str, limits: Limits, result: RunResult) -> ModResponse:
+    def _result(self, module_id: str, backend: str, path: str, limits: Limits, result: RunResult,
+                module: Module) -> ModResponse:
         if result.stderr:
             echo = result.stderr[:STDERR_ECHO_BYTES]
             if len(result.stderr) > STDERR_ECHO_BYTES:
@@ -348,9 +348,10 @@ class _Call:
 
         if result.trap is not None:
             self._detail(module_id, backend, str(result.trap))
-            reason = self._trap_reason(result.trap, path, limits)
+            # the module's bytes, for the reason and the backtrace: read from its file at most once in a call
+            reason = self._trap_reason(result.trap, module, path, limits)
             if result.frames:
-                reason = self._backtrace(module_id, path, result, reason)
+                reason = self._backtrace(module_id, module.module_bytes(), result, reason)
             response = run_failed(module_id, reason, self.warning)
         elif result.exit_code != 0:
             response = run_failed(module_id, f"module exited with status {result.exit_code}", self.warning)
