@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-
 from .records import FrozenRecord, Record
 
 TYPE_CHECKING = False
@@ -99,11 +97,15 @@ class Value(FrozenRecord):
     @classmethod
     def f32(cls, x: float) -> Value:
         """An f32 from a Python float (rounded to single precision)."""
+        import struct  # here: a warm call, which imports this module, converts no floats
+
         return cls("f32", struct.unpack("<I", struct.pack("<f", x))[0])
 
     @classmethod
     def f64(cls, x: float) -> Value:
         """An f64 from a Python float."""
+        import struct  # here: a warm call, which imports this module, converts no floats
+
         return cls("f64", struct.unpack("<Q", struct.pack("<d", x))[0])
 
     def signed(self) -> int:
@@ -115,6 +117,8 @@ class Value(FrozenRecord):
 
     def as_float(self) -> float:
         """The float value (f32 and f64 only)."""
+        import struct  # here: a warm call, which imports this module, converts no floats
+
         if self.type == "f32":
             return float(struct.unpack("<f", struct.pack("<I", self.bits))[0])
         if self.type == "f64":

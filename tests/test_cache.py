@@ -636,7 +636,7 @@ WARM_IMPORTS = Path(__file__).parent / "data" / "warm-call-imports.txt"
 
 NEVER_WARM = {"dataclasses", "inspect", "ast", "tempfile", "threading", "subprocess", "traceback", "argparse",
               "typing", "re", "enum", "json", "pathlib", "contextlib", "functools", "collections", "importlib",
-              "wasmtime", "ctypes",
+              "wasmtime", "ctypes", "struct",
               "sysinspect_wasm.wasmbinary", "sysinspect_wasm_production.instrument", "sysinspect_wasm_production.cachecli",
               "sysinspect_wasm_runtime.cli", "sysinspect_wasm_reference", "sysinspect_wasm.store.concurrency",
               "sysinspect_wasm.store.maintenance"}

@@ -261,3 +261,23 @@ def test_the_remover_says_what_it_would_do_and_does_it(tmp_path: Path, capsys: p
     assert capsys.readouterr().out.splitlines()[-1] == "removed 1 artifact, 2.0 KiB"
     assert [maintenance.human_size(n) for n in (0, 1023, 1024, 5 * 1024 * 1024)] == ["0 B", "1023 B", "1.0 KiB",
                                                                                       "5.0 MiB"]
+
+
+@pytest.mark.parametrize("fields", [
+    (1, 2, 3, bytes(range(32)), 0xFFFF_FFFF, b"sysiwasm"),
+    (0xFFFF_FFFF, 0, 0xFFFF_FFFF_FFFF_FFFF, b"\0" * 32, 0, b"sysiwasm"),
+    (7, 8, 9, b"short key", 10, b"mag"),  # NUL-padded, as struct pads
+])
+def test_the_footer_is_laid_out_as_struct_lays_it_out(fields: tuple[int, int, int, bytes, int, bytes]) -> None:
+    # artifacts written before the footer did without the module struct must still be read, and the other way
+    import struct
+
+    layout = struct.Struct("<IIQ32sI8s")
+    assert FOOTER.size == layout.size
+    assert FOOTER.pack(*fields) == layout.pack(*fields)
+    assert FOOTER.unpack(layout.pack(*fields)) == layout.unpack(layout.pack(*fields))
+
+
+def test_a_footer_cut_short_is_damage() -> None:
+    with pytest.raises(Damaged, match="truncated"):
+        FOOTER.unpack(bytes(FOOTER.size - 1))
