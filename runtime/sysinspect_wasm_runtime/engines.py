@@ -15,6 +15,7 @@ import platform
 import sys
 from typing import Any
 
+from sysinspect_wasm import clibrary
 from sysinspect_wasm.backends import AUTO, BACKEND_NAMES, PYWASM, WASMTIME, get_backend
 from sysinspect_wasm.errors import BackendUnavailable
 from sysinspect_wasm.usage import PROG
@@ -27,15 +28,12 @@ rt.backend=auto picks here."""
 
 
 def c_library() -> str:
-    """The interpreter's C library as glibc names itself ("glibc 2.36"), or what is known without it."""
-    try:
-        found = os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError):  # musl defines no CS_GNU_LIBC_VERSION
-        found = None
-    if found:
-        return found
-    name, version = platform.libc_ver()
-    return f"{name} {version}".strip() if name else "not glibc (musl or another C library)"
+    """The interpreter's C library as the launcher tells it (:mod:`sysinspect_wasm.clibrary`: which wasmtime build
+    it loads), with glibc's version ("glibc 2.36")."""
+    family = clibrary.c_library()
+    if family == clibrary.GLIBC:
+        return os.confstr("CS_GNU_LIBC_VERSION") or family
+    return family or "unknown (neither glibc nor musl)"
 
 
 def wasmtime_facts() -> dict[str, Any]:
