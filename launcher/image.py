@@ -164,12 +164,15 @@ def make_image(path: str, here: str) -> dict[str, Entry] | None:
 
 
 def keep(path: str, data: bytes) -> bool:
-    """Write ``data`` to ``path`` atomically, as a file of this uid's only; False (and nothing left behind) when
-    the folder cannot take it."""
+    """Write ``data`` to ``path`` atomically, as a file of this uid's only; False (and nothing of this call's left
+    behind) when the folder cannot take it."""
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:  # no folder, or a file of that name (another pid namespace's call at the same moment)
+        return False
+    try:
         with open(fd, "wb") as file:
             file.write(data)
         os.replace(temporary, path)

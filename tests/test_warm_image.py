@@ -157,6 +157,14 @@ def test_an_image_that_cannot_be_kept_still_serves_the_call_that_made_it(tree: P
     assert folder.is_dir() and list(folder.iterdir()) == []
     (private / "file").write_bytes(b"")  # a folder that cannot be made
     assert image.keep(str(private / "file" / "warm.img"), b"x") is False
+    # a temporary file of the same name (a call with the same pid in another pid namespace) is not this call's
+    theirs = private / f"warm.img.{os.getpid()}.tmp"
+    theirs.write_bytes(b"theirs")
+    assert image.keep(str(private / "warm.img"), b"x") is False
+    assert theirs.read_bytes() == b"theirs" and not (private / "warm.img").exists()
+    theirs.unlink()
+    assert image.keep(str(private / "warm.img"), b"x") is True and (private / "warm.img").read_bytes() == b"x"
+    assert (private / "warm.img").stat().st_mode & 0o777 == 0o600
 
 
 def test_an_image_that_cannot_be_made_leaves_every_import_ordinary(tree: Path, private: Path) -> None:
