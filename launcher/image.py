@@ -28,17 +28,17 @@ saves time, the ordinary import is always there behind it.
 
 from __future__ import annotations
 
+import gc
 import marshal
 import os
 import stat
 import sys
 from _frozen_importlib import ModuleSpec
 from _frozen_importlib_external import MAGIC_NUMBER, SourceFileLoader
-from types import CodeType  # imported by every warm call anyway
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from types import ModuleType
+    from types import CodeType, ModuleType
 
 IMAGE_FORMAT = 1
 """Changes when what the image holds changes; an image of another format is made again."""
@@ -47,8 +47,13 @@ MAX_IMAGE_BYTES = 16 * 1024 * 1024
 LAUNCHER_MODULES = ("sysinspect_wasm_launcher.start", "sysinspect_wasm.clibrary")
 """Modules the start-up itself imports once the image is in place (:mod:`.start`, and which C library)."""
 
-Entry = tuple[bool, str, CodeType]
+Entry = tuple[bool, str, "CodeType"]
 """What the finder serves a module from: is it a package, its source's path, its code."""
+
+
+def _code_type() -> type[CodeType]:
+    """``types.CodeType``, without importing ``types`` (a warm call need not)."""
+    return type(_code_type.__code__)
 
 
 def image_path(folder: str, here: str) -> str:
@@ -61,9 +66,18 @@ def use_image(here: str, folder: str) -> None:
     """Serve the warm modules of the tree at ``here`` from their image in ``folder``, made first if it is missing
     or stale; without a usable image (a failure while making it), imports stay as they are."""
     path = image_path(folder, here)
-    entries = read_image(path, here, os.geteuid())
-    if entries is None:
-        entries = make_image(path, here)
+    # unmarshalling the image makes tens of thousands of objects that live until the process ends: the cyclic
+    # collector would scan them again and again for nothing (0.1 to 0.4 ms); it is on again for what follows
+    # (protocol mode turns it off itself, a developer command keeps it)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        entries = read_image(path, here, os.geteuid())
+        if entries is None:
+            entries = make_image(path, here)
+    finally:
+        if enabled:
+            gc.enable()
     if entries:
         sys.meta_path.insert(0, ImageFinder(entries))
 
@@ -131,7 +145,7 @@ def read_image(path: str, here: str, uid: int) -> dict[str, Entry] | None:
             st = os.stat(source)
         except (ValueError, TypeError, OSError):  # not a record of this format, or its source is gone
             return None
-        if (st.st_mtime_ns, st.st_size) != (mtime_ns, size) or type(code) is not CodeType:
+        if (st.st_mtime_ns, st.st_size) != (mtime_ns, size) or type(code) is not _code_type():
             return None
         entries[name] = (package, source, code)
     return entries

@@ -35,7 +35,8 @@ if use:
     from sysinspect_wasm_launcher.image import use_image
     use_image(here, folder)
 from sysinspect_wasm_launcher.warmpath import WARM_MODULES
-report = {}
+import gc
+report = {"gc": gc.isenabled()}
 for name in WARM_MODULES:
     __import__(name)
     module = sys.modules[name]
@@ -96,6 +97,7 @@ def test_every_warm_module_comes_from_the_image_as_an_ordinary_import_would_make
     assert path.stat().st_mtime_ns == st.st_mtime_ns  # read, not made again
     for report in (first, second):
         assert report["resource"] is True  # package data reads as before: the loader is still a source file loader
+        assert report["gc"] is True  # off while the image is read, on again after
         for name in WARM_MODULES:
             served, plain = report[name], ordinary[name]
             assert isinstance(served, dict) and isinstance(plain, dict)
