@@ -132,7 +132,8 @@ def main():
         sys.exit(0)
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, os.path.join(here, "python"))
-    folder, _ = bytecode_folder(os.geteuid(), os.environ)
+    folder, refused = bytecode_folder(os.geteuid(), os.environ)
+    image = ""
     if folder is not None:
         if not ships_bytecode(here, sys.implementation.cache_tag):
             sys.pycache_prefix = folder  # importlib reads and writes <folder>/<source's absolute folder>/<name>.<tag>.pyc
@@ -140,10 +141,10 @@ def main():
         # the tree's python/ holds this package under its import name; mypy knows its sources as the folder launcher/
         from sysinspect_wasm_launcher.image import use_image  # type: ignore[import-not-found]
 
-        use_image(here, folder)
+        image = use_image(here, folder)
     from sysinspect_wasm_launcher.start import start  # type: ignore[import-not-found]
 
-    start(here, sys.argv[1:])
+    start(here, sys.argv[1:], folder or "", refused, image)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,17 @@ def image_path(folder: str, here: str) -> str:
     return os.path.join(folder, here.lstrip(os.sep), f"warm.{sys.implementation.cache_tag}.img")
 
 
-def use_image(here: str, folder: str) -> None:
+READ = "read"
+MADE = "made"
+NOT_KEPT = "made, not kept (the private folder cannot take it)"
+NOT_MADE = "not made (a module it must hold cannot be compiled): ordinary imports"
+"""What :func:`use_image` did, as ``wasm-runtime engines`` reports it."""
+
+
+def use_image(here: str, folder: str) -> str:
     """Serve the warm modules of the tree at ``here`` from their image in ``folder``, made first if it is missing
-    or stale; without a usable image (a failure while making it), imports stay as they are."""
+    or stale; without a usable image (a failure while making it), imports stay as they are. Says which of
+    :data:`READ`, :data:`MADE`, :data:`NOT_KEPT`, :data:`NOT_MADE` happened."""
     path = image_path(folder, here)
     # unmarshalling the image makes tens of thousands of objects that live until the process ends: the cyclic
     # collector would scan them again and again for nothing (0.1 to 0.4 ms); it is on again for what follows
@@ -72,14 +80,16 @@ def use_image(here: str, folder: str) -> None:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        entries = read_image(path, here, os.geteuid())
+        entries, what = read_image(path, here, os.geteuid()), READ
         if entries is None:
-            entries = make_image(path, here)
+            entries, kept = make_image(path, here)
+            what = NOT_MADE if entries is None else MADE if kept else NOT_KEPT
     finally:
         if enabled:
             gc.enable()
     if entries:
         sys.meta_path.insert(0, ImageFinder(entries))
+    return what
 
 
 class ImageLoader(SourceFileLoader):
@@ -151,9 +161,10 @@ def read_image(path: str, here: str, uid: int) -> dict[str, Entry] | None:
     return entries
 
 
-def make_image(path: str, here: str) -> dict[str, Entry] | None:
-    """Make the image of the tree at ``here`` and keep it at ``path``; its entries (served by this call even when
-    it could not be kept: the folder full, RLIMIT_FSIZE), or None when it could not be made at all."""
+def make_image(path: str, here: str) -> tuple[dict[str, Entry] | None, bool]:
+    """Make the image of the tree at ``here`` and keep it at ``path``: its entries (served by this call even when
+    it could not be kept: the folder full, RLIMIT_FSIZE), or None when it could not be made at all; and whether
+    it was kept."""
     try:
         from .warmpath import WARM_MODULES
 
@@ -168,13 +179,12 @@ def make_image(path: str, here: str) -> dict[str, Entry] | None:
             # where it is written when missing), else compiled from the source
             code = SourceFileLoader(name, source).get_code(name)
             if code is None:  # only a loader without sources answers None
-                return None
+                return None, False
             records.append((name, package, source, st.st_mtime_ns, st.st_size, code))
     except Exception:  # the image only saves time: whatever fails here, imports go the ordinary way
-        return None
-    data = marshal.dumps((IMAGE_FORMAT, MAGIC_NUMBER, here, tuple(records)))
-    keep(path, data)
-    return {name: (package, source, code) for name, package, source, _, _, code in records}
+        return None, False
+    kept = keep(path, marshal.dumps((IMAGE_FORMAT, MAGIC_NUMBER, here, tuple(records))))
+    return {name: (package, source, code) for name, package, source, _, _, code in records}, kept
 
 
 def keep(path: str, data: bytes) -> bool:

@@ -662,6 +662,10 @@ def test_every_python_a_minion_may_have_runs_the_synced_tree(sharelib: Sharelib,
         assert found["engines"]["wasmtime"]["library"] == str(
             sharelib.root / "lib" / "runtime" / "wasm-runtime" / project_version() / "wasmtime" / "wasmtime"
             / "linux-x86_64" / "_libwasmtime.so"), found  # the glibc build, for this glibc interpreter
+        started = found["launcher"]  # how the launcher started: where this uid's bytecode and warm image are kept
+        private = "/root/.cache/sysinspect-wasm/bytecode" if uid == 0 else str(PRIVATE / "bytecode")
+        assert (started["private_folder"], started["refused"], started["warm_image"]) == (private, "", "made"), started
+        assert started["bytecode"] == ("the tree's" if minor == "11" else f"this uid's, in {private}"), started
 
         state = model_call("wasm.osrelease-go", {"key": "ID"}, ["nohello"])
         before = sharelib.files()

@@ -31,12 +31,13 @@ PROBE = r"""
 import json, os, sys
 here, folder, use = sys.argv[1], sys.argv[2], sys.argv[3] == "image"
 sys.path[0:0] = [os.path.join(here, "python"), sys.argv[4]]
+did = ""
 if use:
     from sysinspect_wasm_launcher.image import use_image
-    use_image(here, folder)
+    did = use_image(here, folder)
 from sysinspect_wasm_launcher.warmpath import WARM_MODULES
 import gc
-report = {"gc": gc.isenabled()}
+report = {"gc": gc.isenabled(), "image": did}
 for name in WARM_MODULES:
     __import__(name)
     module = sys.modules[name]
@@ -89,12 +90,13 @@ def test_every_warm_module_comes_from_the_image_as_an_ordinary_import_would_make
     ordinary = probe(tree, private, "ordinary")
     assert not image_file(tree, private).exists()
     first = probe(tree, private)  # makes the image, then serves from it
+    assert first["image"] == image.MADE
     path = image_file(tree, private)
     st = path.stat()
     assert (st.st_uid, st.st_mode & 0o777) == (os.geteuid(), 0o600)
     assert path.is_relative_to(private / str(tree).lstrip("/"))  # below the tree's path, as bytecode is laid out
     second = probe(tree, private)
-    assert path.stat().st_mtime_ns == st.st_mtime_ns  # read, not made again
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and second["image"] == image.READ  # read, not made again
     for report in (first, second):
         assert report["resource"] is True  # package data reads as before: the loader is still a source file loader
         assert report["gc"] is True  # off while the image is read, on again after
@@ -154,7 +156,7 @@ def test_an_image_is_read_only_when_it_is_this_uid_s_own_and_whole(tree: Path, p
 def test_an_image_that_cannot_be_kept_still_serves_the_call_that_made_it(tree: Path, private: Path) -> None:
     # RLIMIT_FSIZE far below the image's size (a minion's is 10 MiB): the write fails, nothing is left behind
     report = probe(tree, private, limit=64 * 1024)
-    assert report["sysinspect_wasm"]["loader"] == "ImageLoader"  # type: ignore[index]
+    assert report["sysinspect_wasm"]["loader"] == "ImageLoader" and report["image"] == image.NOT_KEPT  # type: ignore[index]
     folder = image_file(tree, private).parent
     assert folder.is_dir() and list(folder.iterdir()) == []
     (private / "file").write_bytes(b"")  # a folder that cannot be made
@@ -172,5 +174,39 @@ def test_an_image_that_cannot_be_kept_still_serves_the_call_that_made_it(tree: P
 def test_an_image_that_cannot_be_made_leaves_every_import_ordinary(tree: Path, private: Path) -> None:
     (tree / "python" / "sysinspect_wasm" / "clibrary.py").unlink()  # a module the image must hold is not there
     report = probe(tree, private)
+    assert report["image"] == image.NOT_MADE
     assert {report[name]["loader"] for name in WARM_MODULES} == {"SourceFileLoader"}  # type: ignore[index]
     assert not image_file(tree, private).exists()
+
+
+def engines(here: Path, env: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``wasm-runtime engines --json`` as the launcher runs it (boot.py of the tree), with the environment ``env``."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-B", str(here / "boot.py"), "linux-x86_64", "--", "engines",
+                           "--json"], capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    found: dict[str, dict[str, str]] = json.loads(done.stdout)
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the private folder's rules of trust are checked for root's folders")
+def test_engines_says_how_the_launcher_started_and_why_warm_calls_may_be_slow(tree: Path, tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    top.mkdir(mode=0o755)
+    top.chmod(0o755)
+    tmp_path.chmod(0o755)
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "SYSINSPECT_WASM_CACHE_DIR": str(top / "cache")}
+    started = engines(tree, env)["launcher"]
+    folder = str(top / "cache" / "bytecode")
+    assert started == {"tree": str(tree), "target": "linux-x86_64", "c_library": "glibc", "private_folder": folder,
+                       "refused": "", "bytecode": "the tree's", "warm_image": image.MADE,
+                       "wasmtime_root": started["wasmtime_root"]}, started
+    assert started["wasmtime_root"].startswith("none: pywasm only")  # this tree was laid out with no native library
+    assert engines(tree, env)["launcher"]["warm_image"] == image.READ
+    top.chmod(0o777)  # now anyone could swap the folder: nothing is read from it, and engines says why
+    started = engines(tree, env)["launcher"]
+    assert (started["private_folder"], started["warm_image"]) == ("", "not used (no private folder)"), started
+    assert started["refused"] == f"{top} is writable by other users", started
+    text = subprocess.run([sys.executable, "-I", "-S", "-B", str(tree / "boot.py"), "linux-x86_64", "--", "engines"],
+                          capture_output=True, text=True, timeout=120, env=env, check=False).stdout
+    assert f"private folder none ({top} is writable by other users)" in text, text
+    top.chmod(0o755)
