@@ -311,7 +311,8 @@ def test_build_names_what_is_missing(tmp_path: Path) -> None:
 
 def fake_rustc(folder: Path, *, std: bool) -> Path:
     """A test double of a rustc without a WASI linker (or without the WASI std): making a real one would mean
-    removing lld-14 (or the std package) from this machine. It answers only the questions the toolkit asks."""
+    removing lld-14 (or the std package) from this machine. It answers only the questions the toolkit asks,
+    and writes each question to ``folder/asked``."""
     bin_dir, libdir = folder / "bin", folder / "lib"
     bin_dir.mkdir(parents=True)
     libdir.mkdir()
@@ -319,6 +320,7 @@ def fake_rustc(folder: Path, *, std: bool) -> Path:
         (libdir / "libstd-0123.rlib").write_bytes(b"")
     script = bin_dir / "rustc"
     script.write_text(f"""#!/bin/sh
+echo "$*" >> {folder / "asked"}
 case "$*" in
   "--print target-list") echo wasm32-wasi ;;
   "--print target-libdir --target wasm32-wasi") echo {libdir} ;;
@@ -342,6 +344,22 @@ def test_build_names_the_missing_part_of_a_rust_toolchain(tmp_path: Path, std: b
     done = wasm_runtime("build", "rs", cwd=tmp_path, env=dict(os.environ, PATH=str(bin_dir)))
     assert done.returncode == 1
     assert words in done.stderr, done.stderr
+
+
+def test_rustc_is_asked_for_its_wasi_target_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``check`` and then ``build`` both need the target: rustc is asked once; a missing linker is not remembered."""
+    bin_dir = fake_rustc(tmp_path, std=True)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    rust = toolchains.RustToolchain()
+    with pytest.raises(toolchains.ToolchainError, match="no linker"):
+        rust.check()
+    linker = bin_dir / "rust-lld"  # "installed" after the first attempt: the next call must see it
+    linker.write_text("#!/bin/sh\n")
+    linker.chmod(0o755)
+    rust.check()
+    assert rust.target() == rust.target() == "wasm32-wasi"
+    asked = (tmp_path / "asked").read_text().splitlines()
+    assert asked.count("--print target-list") == 2, asked  # the failed attempt, then the one that is remembered
 
 
 def test_a_long_build_says_it_is_still_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

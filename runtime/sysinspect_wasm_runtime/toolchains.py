@@ -188,6 +188,9 @@ class RustToolchain(Toolchain):
 
     language = "rust"
 
+    def __init__(self) -> None:
+        self._targets: dict[str, str] = {}
+
     def rustc(self) -> str:
         """The rustc on PATH."""
         found = shutil.which("rustc")
@@ -198,8 +201,18 @@ class RustToolchain(Toolchain):
         return found
 
     def target(self) -> str:
-        """The first of rustc's WASI preview 1 targets whose standard library (and linker) is installed."""
+        """The first of rustc's WASI preview 1 targets whose standard library (and linker) is installed.
+
+        Asked of each rustc once: ``check`` and ``build`` both need it, and
+        the answer costs several rustc processes. What is missing is not
+        remembered, so that a part installed meanwhile is seen at the next call.
+        """
         rustc = self.rustc()
+        if rustc not in self._targets:
+            self._targets[rustc] = self._find_target(rustc)
+        return self._targets[rustc]
+
+    def _find_target(self, rustc: str) -> str:
         known = (rustc_print(rustc, "--print", "target-list") or "").split()
         for target in RUST_TARGETS:
             if target in known and rust_has_std(rustc, target):
