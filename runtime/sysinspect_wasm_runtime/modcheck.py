@@ -43,6 +43,7 @@ from typing import Any
 
 from sysinspect_wasm.backends import PYWASM, WASMTIME, get_backend
 from sysinspect_wasm.errors import BackendUnavailable, ModuleLoadError
+from sysinspect_wasm.executor import Module
 from sysinspect_wasm.hostapi import API_MODULE, HOST_FUNCTIONS
 from sysinspect_wasm.jsonio import loads_serde
 from sysinspect_wasm.library import MODULE_SUBDIR
@@ -56,6 +57,7 @@ from sysinspect_wasm.wasmbinary import (
     SECTION_TYPE,
     VERSION_1,
     DecodeError,
+    Section,
     read_exports,
     read_imports,
     read_sections,
@@ -131,6 +133,10 @@ class _Run:
     def comparable(self) -> tuple[Any, ...]:
         """What both backends must agree on: exit, trap kind, output, and the log lines less their time stamps."""
         return (self.exit_code, self.trap, self.stdout, [LOG_STAMP.sub("", line) for line in self.logs])
+
+
+def _section(sections: tuple[Section, ...], section_id: int) -> Section | None:
+    return next((s for s in sections if s.id == section_id), None)
 
 
 def _parse_json(data: bytes) -> tuple[bool, Any]:
@@ -277,11 +283,12 @@ class ModuleCheck:
             self.add("wasi-command", FAIL, f"cannot read {self.path}: {exc.strerror or exc}")
             return self.skip_rest("the module cannot be read")
         primary = self._primary_backend()
-        module = self.check_command(data, primary)
-        if module is None:
+        loaded = self.check_command(data, primary)
+        if loaded is None:
             self._size(data)
             return self.skip_rest("the module is not a WASI preview 1 command (see wasi-command)")
-        if not self.check_imports(data):
+        module, sections = loaded
+        if not self.check_imports(data, sections):
             self._size(data)
             return self.skip_rest("the module does not link against WASI preview 1 and the host API (see imports)")
         request, which = self.check_man(module, primary)
@@ -312,8 +319,8 @@ class ModuleCheck:
             return PYWASM
         return WASMTIME
 
-    def check_command(self, data: bytes, backend: str) -> Any:
-        """``wasi-command``; the loaded module (on ``backend``) when it passes, else ``None``."""
+    def check_command(self, data: bytes, backend: str) -> tuple[Module, tuple[Section, ...]] | None:
+        """``wasi-command``; when it passes, the module loaded on ``backend`` and its sections, else ``None``."""
         if len(data) < 8 or not data.startswith(MAGIC):
             self.add("wasi-command", FAIL, "not a WebAssembly binary (it does not start with the bytes \\0asm)")
             return None
@@ -326,7 +333,7 @@ class ModuleCheck:
             return None
         try:
             sections = read_sections(data)
-            export_section = next((s for s in sections if s.id == SECTION_EXPORT), None)
+            export_section = _section(sections, SECTION_EXPORT)
             exports = {e.name: e.kind for e in read_exports(data, export_section)} if export_section else {}
         except DecodeError as exc:
             self.add("wasi-command", FAIL, f"the module is truncated or malformed: {exc}")
@@ -344,13 +351,12 @@ class ModuleCheck:
             self.add("wasi-command", FAIL, f"it does not validate ({backend}): {exc}")
             return None
         self.add("wasi-command", PASS, f"a WASI preview 1 command: validates ({backend}), exports _start and memory")
-        return module
+        return module, sections
 
-    def check_imports(self, data: bytes) -> bool:
+    def check_imports(self, data: bytes, sections: tuple[Section, ...]) -> bool:
         """``imports``: WASI preview 1 and ``api`` functions only, each with the signature the runtime gives it."""
-        sections = read_sections(data)
-        type_section = next((s for s in sections if s.id == SECTION_TYPE), None)
-        import_section = next((s for s in sections if s.id == SECTION_IMPORT), None)
+        type_section = _section(sections, SECTION_TYPE)
+        import_section = _section(sections, SECTION_IMPORT)
         types = read_types(data, type_section) if type_section is not None else []
         problems: list[str] = []
         wasi: set[str] = set()
