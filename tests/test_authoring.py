@@ -88,6 +88,20 @@ def test_check_passes_every_corpus_module_that_meets_the_contract(module_id: str
     assert findings["size"]["value"] == (ROOT / "corpus/lib/runtime/wasm" / f"{module_id}.wasm").stat().st_size
 
 
+def test_check_judges_on_pywasm_where_wasmtime_cannot_be_imported() -> None:
+    """As ``auto`` does (``get_backend``): a host without a wasmtime wheel gets its module judged on pywasm."""
+    script = ("import sys; sys.modules['wasmtime'] = None  # makes 'import wasmtime' raise ImportError\n"
+              "from sysinspect_wasm_runtime.protocolmode import main\n"
+              "sys.exit(main(['check', '--json', '--no-timings', '--embedded', 'osrelease-c']))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    findings = {item["check"]: item for item in json.loads(done.stdout)["checks"]}
+    assert "validates (pywasm)" in findings["wasi-command"]["reason"]
+    assert "(pywasm)" in findings["run"]["reason"] and findings["run"]["status"] == "pass"
+    assert findings["backends"]["status"] == "skip"
+    assert "wasmtime cannot be used here" in findings["backends"]["reason"]
+
+
 @pytest.mark.parametrize(("module_id", "check", "words"), [
     ("fault-import-wat", "imports", "does not exist"),
     ("fault-importsig-wat", "imports", "but the runtime provides (i32, i32, i32) -> ()"),

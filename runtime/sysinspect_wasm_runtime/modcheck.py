@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sysinspect_wasm.backends import PYWASM, WASMTIME, get_backend
+from sysinspect_wasm.backends import AUTO, PYWASM, WASMTIME, get_backend
 from sysinspect_wasm.errors import BackendUnavailable, ModuleLoadError
-from sysinspect_wasm.executor import Module
+from sysinspect_wasm.executor import Backend, Module
 from sysinspect_wasm.hostapi import API_MODULE, HOST_FUNCTIONS
 from sysinspect_wasm.jsonio import loads_serde
 from sysinspect_wasm.library import MODULE_SUBDIR
@@ -282,7 +282,7 @@ class ModuleCheck:
         except OSError as exc:
             self.add("wasi-command", FAIL, f"cannot read {self.path}: {exc.strerror or exc}")
             return self.skip_rest("the module cannot be read")
-        primary = self._primary_backend()
+        primary = get_backend(AUTO)  # wasmtime where it can be imported, else pywasm
         loaded = self.check_command(data, primary)
         if loaded is None:
             self._size(data)
@@ -291,8 +291,8 @@ class ModuleCheck:
         if not self.check_imports(data, sections):
             self._size(data)
             return self.skip_rest("the module does not link against WASI preview 1 and the host API (see imports)")
-        request, which = self.check_man(module, primary)
-        run = self.check_run(module, primary, request, which)
+        request, which = self.check_man(module, primary.name)
+        run = self.check_run(module, primary.name, request, which)
         self.check_backends(data, run, request)
         self._size(data)
         if self._status("run") != PASS:
@@ -311,15 +311,7 @@ class ModuleCheck:
     def _status(self, check: str) -> str | None:
         return next((f.status for f in self.findings if f.check == check), None)
 
-    @staticmethod
-    def _primary_backend() -> str:
-        try:
-            get_backend(WASMTIME)
-        except BackendUnavailable:
-            return PYWASM
-        return WASMTIME
-
-    def check_command(self, data: bytes, backend: str) -> tuple[Module, tuple[Section, ...]] | None:
+    def check_command(self, data: bytes, backend: Backend) -> tuple[Module, tuple[Section, ...]] | None:
         """``wasi-command``; when it passes, the module loaded on ``backend`` and its sections, else ``None``."""
         if len(data) < 8 or not data.startswith(MAGIC):
             self.add("wasi-command", FAIL, "not a WebAssembly binary (it does not start with the bytes \\0asm)")
@@ -346,11 +338,12 @@ class ModuleCheck:
                      "both (a library or reactor module is not a command)")
             return None
         try:
-            module = get_backend(backend).load(data, name=self.module_id)
+            module = backend.load(data, name=self.module_id)
         except ModuleLoadError as exc:
-            self.add("wasi-command", FAIL, f"it does not validate ({backend}): {exc}")
+            self.add("wasi-command", FAIL, f"it does not validate ({backend.name}): {exc}")
             return None
-        self.add("wasi-command", PASS, f"a WASI preview 1 command: validates ({backend}), exports _start and memory")
+        self.add("wasi-command", PASS,
+                 f"a WASI preview 1 command: validates ({backend.name}), exports _start and memory")
         return module, sections
 
     def check_imports(self, data: bytes, sections: tuple[Section, ...]) -> bool:
