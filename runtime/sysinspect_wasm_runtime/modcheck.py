@@ -53,15 +53,13 @@ from sysinspect_wasm.traps import TrapKind
 from sysinspect_wasm.wasmbinary import (
     MAGIC,
     SECTION_EXPORT,
-    SECTION_IMPORT,
-    SECTION_TYPE,
     VERSION_1,
     DecodeError,
     Section,
+    find_section,
     read_exports,
-    read_imports,
+    read_import_signatures,
     read_sections,
-    read_types,
 )
 
 from .header import build_header
@@ -133,10 +131,6 @@ class _Run:
     def comparable(self) -> tuple[Any, ...]:
         """What both backends must agree on: exit, trap kind, output, and the log lines less their time stamps."""
         return (self.exit_code, self.trap, self.stdout, [LOG_STAMP.sub("", line) for line in self.logs])
-
-
-def _section(sections: tuple[Section, ...], section_id: int) -> Section | None:
-    return next((s for s in sections if s.id == section_id), None)
 
 
 def _parse_json(data: bytes) -> tuple[bool, Any]:
@@ -325,7 +319,7 @@ class ModuleCheck:
             return None
         try:
             sections = read_sections(data)
-            export_section = _section(sections, SECTION_EXPORT)
+            export_section = find_section(sections, SECTION_EXPORT)
             exports = {e.name: e.kind for e in read_exports(data, export_section)} if export_section else {}
         except DecodeError as exc:
             self.add("wasi-command", FAIL, f"the module is truncated or malformed: {exc}")
@@ -348,17 +342,12 @@ class ModuleCheck:
 
     def check_imports(self, data: bytes, sections: tuple[Section, ...]) -> bool:
         """``imports``: WASI preview 1 and ``api`` functions only, each with the signature the runtime gives it."""
-        type_section = _section(sections, SECTION_TYPE)
-        import_section = _section(sections, SECTION_IMPORT)
-        types = read_types(data, type_section) if type_section is not None else []
         problems: list[str] = []
         wasi: set[str] = set()
         api: set[str] = set()
-        for entry in read_imports(data, import_section) if import_section is not None else []:
+        for entry, declared in read_import_signatures(data, sections):
             label = f"{entry.module}.{entry.name}"
-            index = entry.type_index
-            kind = types[index] if entry.kind == "func" and index is not None and index < len(types) else None
-            signature = (kind.params, kind.results) if kind is not None else None
+            signature = (declared.params, declared.results) if declared is not None else None
             if entry.kind != "func":
                 problems.append(f"{label} is imported as a {entry.kind}; the runtime provides functions only")
                 continue
