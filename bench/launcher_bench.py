@@ -59,22 +59,29 @@ def sync(bundle: Path, sharelib: Path, module: Path) -> Path:
     return launcher
 
 
-def arguments(doc: str | None, argv: list[str] | None) -> argparse.Namespace:
-    """The options every launcher benchmark takes: --repeat, --module, --bundle."""
+def options(doc: str | None) -> argparse.ArgumentParser:
+    """The options every launcher benchmark takes: --repeat, --module, --bundle (a benchmark may add its own)."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
     parser.add_argument("--repeat", type=int, default=21, help="measured calls of each kind (default 21)")
     parser.add_argument("--module", help="the module to call (default: the Go osrelease corpus module)")
     parser.add_argument("--bundle", help="a bundle already built (default: build one for linux-x86_64)")
-    return parser.parse_args(argv)
+    return parser
 
 
-def the_bundle(given: str | None, top: Path) -> Path:
-    """The bundle given with --bundle, else one built into ``top`` for linux-x86_64 by this environment's runtime."""
+def arguments(doc: str | None, argv: list[str] | None) -> argparse.Namespace:
+    """The common options (:func:`options`), parsed."""
+    return options(doc).parse_args(argv)
+
+
+def the_bundle(given: str | None, top: Path, runtime: Path | None = None) -> Path:
+    """The bundle given with --bundle, else one built into ``top`` for linux-x86_64 by ``runtime`` (default: this
+    environment's ``wasm-runtime``)."""
     if given:
         return Path(given)
     bundle = top / "bundle"
-    done = subprocess.run([str(Path(sys.executable).with_name("wasm-runtime")), "bundle", "--output", str(bundle),
-                           "--target", TARGET], capture_output=True, text=True, check=False)
+    runtime = runtime or Path(sys.executable).with_name("wasm-runtime")
+    done = subprocess.run([str(runtime), "bundle", "--output", str(bundle), "--target", TARGET],
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"wasm-runtime bundle failed:\n{done.stderr}")
     return bundle

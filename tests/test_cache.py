@@ -8,6 +8,7 @@ by timing.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import os
@@ -631,6 +632,7 @@ def probe_paths() -> list[str]:
     return [str(root), str(root / "production"), str(root / "runtime"), str(site)]
 
 
+WARM_MODULES: tuple[str, ...] = importlib.import_module("sysinspect_wasm_launcher.warmpath").WARM_MODULES
 WARM_IMPORTS = Path(__file__).parent / "data" / "warm-call-imports.txt"
 """The allowlist: every module a warm call may import beyond what a bare interpreter (and the probe) holds."""
 
@@ -644,7 +646,9 @@ NEVER_WARM = {"dataclasses", "inspect", "ast", "tempfile", "threading", "subproc
 
 
 def allowed_warm_imports() -> set[str]:
-    return {line.strip() for line in WARM_IMPORTS.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    """The standard library's part (the data file) and this project's (the warm image's list, which ships)."""
+    listed = {line.strip() for line in WARM_IMPORTS.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    return listed | set(WARM_MODULES)
 
 
 def not_allowed(modules: set[str], allowed: set[str]) -> list[str]:
@@ -669,10 +673,11 @@ def test_a_warm_call_imports_only_what_the_allowlist_holds(folder: Path, trace: 
     assert NEVER_WARM.isdisjoint(modules), NEVER_WARM & modules
     new = not_allowed(modules - bare, allowed)
     assert new == [], (f"a warm call now imports {new}: keep them off the protocol path (import them where they "
-                       f"are used), or add them to {WARM_IMPORTS.name} if every warm call needs them")
-    # the list holds what a warm call does import: a module nothing imports any more should leave it
-    project = {m for m in allowed if m.startswith("sysinspect_wasm")}
-    assert sorted(project - modules) == [], "remove these from the allowlist: a warm call no longer imports them"
+                       f"are used), or add them to {WARM_IMPORTS.name} (the standard library's) or to "
+                       f"launcher/warmpath.py (this project's) if every warm call needs them")
+    # the warm image's list holds what a warm call does import: a module nothing imports any more should leave it
+    assert sorted(set(WARM_MODULES) - modules) == [], "remove these from warmpath.py: a warm call no longer imports them"
+    assert not {m for m in allowed_warm_imports() - set(WARM_MODULES) if m.startswith("sysinspect_wasm")}
 
 
 # -- remembered digests ----------------------------------------------------------------

@@ -181,8 +181,8 @@ def test_foreign_payloads_carry_the_right_engine(bundle: Path) -> None:
     assert libraries == {"wasmtime/linux-x86_64": (62, "glibc"), "wasmtime/linux-aarch64": (183, "glibc"),
                          "wasmtime-musl/linux-x86_64": (62, "musl"), "wasmtime-musl/linux-aarch64": (183, "musl")}
     tree = top / "wasmtime" / "wasmtime"
-    boot = (tree.parents[1] / "boot.py").read_text()
-    assert '"linux-arm64": "linux-aarch64"' in boot and "linux-riscv" not in boot and '"linux-arm"' not in boot
+    start = (tree.parents[1] / "python" / "sysinspect_wasm_launcher" / "start.py").read_text()
+    assert '"linux-arm64": "linux-aarch64"' in start and "linux-riscv" not in start and '"linux-arm"' not in start
     assert (tree.parents[1] / "python" / "pywasm" / "core.py").is_file()
 
 
@@ -626,7 +626,8 @@ def test_every_python_a_minion_may_have_runs_the_synced_tree(sharelib: Sharelib,
     cache folder is a fresh one too. The bytecode of a Python the tree does not carry goes to the uid's cache
     folder (root: ``~/.cache/sysinspect-wasm/bytecode``; another uid: ``/var/tmp/sysinspect-wasm-<uid>/bytecode``),
     mode 0700, written by the first call, read and not rewritten by the next, never into the synced tree, and
-    written anew for sources a sync rewrote."""
+    written anew for sources a sync rewrote. The warm image (launcher/image.py) follows the same rules, on every
+    Python: one file of the uid's, 0600, made by the first call, read by the next, made again after a sync."""
     if minor == "11":
         python = SYSTEM_PYTHON
     else:
@@ -661,6 +662,10 @@ def test_every_python_a_minion_may_have_runs_the_synced_tree(sharelib: Sharelib,
         assert found["engines"]["wasmtime"]["library"] == str(
             sharelib.root / "lib" / "runtime" / "wasm-runtime" / project_version() / "wasmtime" / "wasmtime"
             / "linux-x86_64" / "_libwasmtime.so"), found  # the glibc build, for this glibc interpreter
+        started = found["launcher"]  # how the launcher started: where this uid's bytecode and warm image are kept
+        private = "/root/.cache/sysinspect-wasm/bytecode" if uid == 0 else str(PRIVATE / "bytecode")
+        assert (started["private_folder"], started["refused"], started["warm_image"]) == (private, "", "made"), started
+        assert started["bytecode"] == ("the tree's" if minor == "11" else f"this uid's, in {private}"), started
 
         state = model_call("wasm.osrelease-go", {"key": "ID"}, ["nohello"])
         before = sharelib.files()
@@ -668,6 +673,10 @@ def test_every_python_a_minion_may_have_runs_the_synced_tree(sharelib: Sharelib,
         assert first["retcode"] == 0 and first["data"]["ID"] == os_release("ID") and "warning" not in first, first
         written = pycs(bytecode)
         tree = bytecode / str(sharelib.root).lstrip("/") / "lib" / "runtime" / "wasm-runtime" / project_version()
+        image = tree / f"warm.cpython-3{minor}.img"
+        st = image.stat()
+        assert (st.st_uid, st.st_mode & 0o777) == (uid, 0o600)
+        made = st.st_mtime_ns
         ours = [p for p in written if p.is_relative_to(tree)]
         if minor == "11":
             assert not ours, ours  # the tree's own bytecode serves 3.11
@@ -679,17 +688,19 @@ def test_every_python_a_minion_may_have_runs_the_synced_tree(sharelib: Sharelib,
             assert all(p.stat().st_uid == uid for p in ours)
         second = call(sharelib, state, command=spawn(), env=env)
         assert second["data"] == first["data"], second
-        assert pycs(bytecode) == written  # read, not rewritten
+        assert pycs(bytecode) == written and image.stat().st_mtime_ns == made  # read, not rewritten
         assert {p for p in sharelib.files() - before if not p.name.endswith(".cwasm")} == set()  # nothing in the tree
 
-        if minor != "11":  # a sync writes every file anew: new mtimes, so the bytecode of each is made again
-            sources = sorted((sharelib.root / "lib" / "runtime" / "wasm-runtime").rglob("protocolmode.py"))
-            for source in sources:
-                os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 10**9))
-            third = call(sharelib, state, command=spawn(), env=env)
-            assert third["data"] == first["data"], third
-            changed = [p for p, mtime in pycs(bytecode).items() if written.get(p) != mtime]
-            assert [p.name for p in changed] == [f"protocolmode.cpython-3{minor}.pyc"], changed
+        # a sync writes every file anew: new mtimes, so the image is made again, and the bytecode of each source
+        # the tree carries none for (3.11: the tree's hash-checked bytecode still holds)
+        sources = sorted((sharelib.root / "lib" / "runtime" / "wasm-runtime").rglob("protocolmode.py"))
+        for source in sources:
+            os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 10**9))
+        third = call(sharelib, state, command=spawn(), env=env)
+        assert third["data"] == first["data"], third
+        changed = [p for p, mtime in pycs(bytecode).items() if written.get(p) != mtime]
+        assert [p.name for p in changed] == ([] if minor == "11" else [f"protocolmode.cpython-3{minor}.pyc"]), changed
+        assert image.stat().st_mtime_ns != made
     finally:
         shutil.rmtree(view, ignore_errors=True)
         shutil.rmtree(PRIVATE / "bytecode", ignore_errors=True)

@@ -13,16 +13,13 @@ from sysinspect_wasm.hostapi import API_MODULE, HOST_FUNCTIONS
 from sysinspect_wasm.wasmbinary import (
     MAGIC,
     SECTION_EXPORT,
-    SECTION_IMPORT,
-    SECTION_TYPE,
     VERSION_1,
     DecodeError,
-    Section,
     Signature,
+    find_section,
     read_exports,
-    read_imports,
+    read_import_signatures,
     read_sections,
-    read_types,
 )
 
 from .wasip1 import WASI_MODULE, WASI_SIGNATURES, describe
@@ -34,21 +31,12 @@ _KINDS = {"func": "function"}
 """How the messages name a kind where it differs from the binary format's short names."""
 
 
-def _first(sections: tuple[Section, ...], section_id: int) -> Section | None:
-    return next((section for section in sections if section.id == section_id), None)
-
-
 def _read(data: bytes) -> tuple[list[tuple[str, str, str, Signature | None]], dict[str, str]]:
     """The imports (module, name, kind, signature of a function) and the exports (name to kind)."""
     sections = read_sections(data)
-    type_section, import_section, export_section = (
-        _first(sections, section_id) for section_id in (SECTION_TYPE, SECTION_IMPORT, SECTION_EXPORT))
-    types = read_types(data, type_section) if type_section is not None else []
-    imports = []
-    for entry in read_imports(data, import_section) if import_section is not None else []:
-        index = entry.type_index
-        signature = types[index] if index is not None and index < len(types) else None
-        imports.append((entry.module, entry.name, _KINDS.get(entry.kind, entry.kind), signature))
+    imports = [(entry.module, entry.name, _KINDS.get(entry.kind, entry.kind), signature)
+               for entry, signature in read_import_signatures(data, sections)]
+    export_section = find_section(sections, SECTION_EXPORT)
     exports = read_exports(data, export_section) if export_section is not None else []
     return imports, {export.name: _KINDS.get(export.kind, export.kind) for export in exports}
 

@@ -2,8 +2,11 @@
 
 An operator asks this where a minion runs pywasm when wasmtime was expected:
 the deployed tree carries wasmtime's native library for glibc and for musl,
-and the launcher's ``boot.py`` puts the one matching the interpreter on the
-path; this prints the file that was actually loaded (or why none was).
+and the launcher's start-up puts the one matching the interpreter on the
+path; this prints the file that was actually loaded (or why none was). Or
+where warm calls are slower than they should be: through the launcher, it
+also says where this uid's bytecode and warm image are kept, or why there is
+no private folder to keep them in.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import platform
 import sys
 from typing import Any
 
+from sysinspect_wasm import clibrary
 from sysinspect_wasm.backends import AUTO, BACKEND_NAMES, PYWASM, WASMTIME, get_backend
 from sysinspect_wasm.errors import BackendUnavailable
 from sysinspect_wasm.usage import PROG
@@ -23,19 +27,19 @@ DESCRIPTION = """\
 Print what this runtime runs guests with: the Python interpreter and its C
 library, the wasmtime native library that was loaded (its path says whether it
 is the glibc or the musl build), the pywasm version, and the backend that
-rt.backend=auto picks here."""
+rt.backend=auto picks here. Run through the launcher (the synced runtime.wasm),
+it also prints how that started: the library tree and target, this uid's
+private folder (or why none can be trusted, which makes every call compile
+its sources), where the bytecode came from, and what the warm image did."""
 
 
 def c_library() -> str:
-    """The interpreter's C library as glibc names itself ("glibc 2.36"), or what is known without it."""
-    try:
-        found = os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError):  # musl defines no CS_GNU_LIBC_VERSION
-        found = None
-    if found:
-        return found
-    name, version = platform.libc_ver()
-    return f"{name} {version}".strip() if name else "not glibc (musl or another C library)"
+    """The interpreter's C library as the launcher tells it (:mod:`sysinspect_wasm.clibrary`: which wasmtime build
+    it loads), with glibc's version ("glibc 2.36")."""
+    family = clibrary.c_library()
+    if family == clibrary.GLIBC:
+        return os.confstr("CS_GNU_LIBC_VERSION") or family
+    return family or "unknown (neither glibc nor musl)"
 
 
 def wasmtime_facts() -> dict[str, Any]:
@@ -65,12 +69,26 @@ def pywasm_facts() -> dict[str, Any]:
     return {"available": True, "version": PYWASM_VERSION}
 
 
+LAUNCHER_START = "sysinspect_wasm_launcher.start"
+"""The deployed tree's start-up module: in ``sys.modules`` when the launcher started this process."""
+
+
+def launcher_facts() -> dict[str, str] | None:
+    """How the launcher started this process (its tree, private folder, bytecode, warm image), or None when it did
+    not (a pip install's console script). Read from the start-up module if it is loaded, never imported: the runtime
+    does not depend on the launcher."""
+    module = sys.modules.get(LAUNCHER_START)
+    found = getattr(module, "FACTS", None)
+    return dict(found) if isinstance(found, dict) and found else None
+
+
 def facts() -> dict[str, Any]:
     engines = {WASMTIME: wasmtime_facts(), PYWASM: pywasm_facts()}
     chosen = next((name for name in BACKEND_NAMES if engines[name]["available"]), None)
     return {
         "python": {"version": platform.python_version(), "executable": sys.executable, "c_library": c_library(),
                    "machine": platform.machine()},
+        "launcher": launcher_facts(),
         "engines": engines,
         AUTO: chosen,
     }
@@ -79,6 +97,13 @@ def facts() -> dict[str, Any]:
 def render(found: dict[str, Any]) -> str:
     python = found["python"]
     lines = [f"python   {python['version']} ({python['executable']}, {python['machine']}, {python['c_library']})"]
+    started = found.get("launcher")
+    if started:
+        private = started["private_folder"] or f"none ({started['refused']})"
+        lines += [f"launcher tree {started['tree']} ({started['target']})",
+                  f"         private folder {private}",
+                  f"         bytecode {started['bytecode']}; warm image {started['warm_image']}",
+                  f"         wasmtime root {started['wasmtime_root']}"]
     for name, engine in found["engines"].items():
         if not engine["available"]:
             lines.append(f"{name:<8} unavailable: {engine['reason']}")

@@ -41,8 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sysinspect_wasm.backends import PYWASM, WASMTIME, get_backend
+from sysinspect_wasm.backends import AUTO, PYWASM, WASMTIME, get_backend
 from sysinspect_wasm.errors import BackendUnavailable, ModuleLoadError
+from sysinspect_wasm.executor import Backend, Module
 from sysinspect_wasm.hostapi import API_MODULE, HOST_FUNCTIONS
 from sysinspect_wasm.jsonio import loads_serde
 from sysinspect_wasm.library import MODULE_SUBDIR
@@ -52,14 +53,13 @@ from sysinspect_wasm.traps import TrapKind
 from sysinspect_wasm.wasmbinary import (
     MAGIC,
     SECTION_EXPORT,
-    SECTION_IMPORT,
-    SECTION_TYPE,
     VERSION_1,
     DecodeError,
+    Section,
+    find_section,
     read_exports,
-    read_imports,
+    read_import_signatures,
     read_sections,
-    read_types,
 )
 
 from .header import build_header
@@ -276,16 +276,17 @@ class ModuleCheck:
         except OSError as exc:
             self.add("wasi-command", FAIL, f"cannot read {self.path}: {exc.strerror or exc}")
             return self.skip_rest("the module cannot be read")
-        primary = self._primary_backend()
-        module = self.check_command(data, primary)
-        if module is None:
+        primary = get_backend(AUTO)  # wasmtime where it can be imported, else pywasm
+        loaded = self.check_command(data, primary)
+        if loaded is None:
             self._size(data)
             return self.skip_rest("the module is not a WASI preview 1 command (see wasi-command)")
-        if not self.check_imports(data):
+        module, sections = loaded
+        if not self.check_imports(data, sections):
             self._size(data)
             return self.skip_rest("the module does not link against WASI preview 1 and the host API (see imports)")
-        request, which = self.check_man(module, primary)
-        run = self.check_run(module, primary, request, which)
+        request, which = self.check_man(module, primary.name)
+        run = self.check_run(module, primary.name, request, which)
         self.check_backends(data, run, request)
         self._size(data)
         if self._status("run") != PASS:
@@ -304,16 +305,8 @@ class ModuleCheck:
     def _status(self, check: str) -> str | None:
         return next((f.status for f in self.findings if f.check == check), None)
 
-    @staticmethod
-    def _primary_backend() -> str:
-        try:
-            get_backend(WASMTIME)
-        except BackendUnavailable:
-            return PYWASM
-        return WASMTIME
-
-    def check_command(self, data: bytes, backend: str) -> Any:
-        """``wasi-command``; the loaded module (on ``backend``) when it passes, else ``None``."""
+    def check_command(self, data: bytes, backend: Backend) -> tuple[Module, tuple[Section, ...]] | None:
+        """``wasi-command``; when it passes, the module loaded on ``backend`` and its sections, else ``None``."""
         if len(data) < 8 or not data.startswith(MAGIC):
             self.add("wasi-command", FAIL, "not a WebAssembly binary (it does not start with the bytes \\0asm)")
             return None
@@ -326,7 +319,7 @@ class ModuleCheck:
             return None
         try:
             sections = read_sections(data)
-            export_section = next((s for s in sections if s.id == SECTION_EXPORT), None)
+            export_section = find_section(sections, SECTION_EXPORT)
             exports = {e.name: e.kind for e in read_exports(data, export_section)} if export_section else {}
         except DecodeError as exc:
             self.add("wasi-command", FAIL, f"the module is truncated or malformed: {exc}")
@@ -339,27 +332,22 @@ class ModuleCheck:
                      "both (a library or reactor module is not a command)")
             return None
         try:
-            module = get_backend(backend).load(data, name=self.module_id)
+            module = backend.load(data, name=self.module_id)
         except ModuleLoadError as exc:
-            self.add("wasi-command", FAIL, f"it does not validate ({backend}): {exc}")
+            self.add("wasi-command", FAIL, f"it does not validate ({backend.name}): {exc}")
             return None
-        self.add("wasi-command", PASS, f"a WASI preview 1 command: validates ({backend}), exports _start and memory")
-        return module
+        self.add("wasi-command", PASS,
+                 f"a WASI preview 1 command: validates ({backend.name}), exports _start and memory")
+        return module, sections
 
-    def check_imports(self, data: bytes) -> bool:
+    def check_imports(self, data: bytes, sections: tuple[Section, ...]) -> bool:
         """``imports``: WASI preview 1 and ``api`` functions only, each with the signature the runtime gives it."""
-        sections = read_sections(data)
-        type_section = next((s for s in sections if s.id == SECTION_TYPE), None)
-        import_section = next((s for s in sections if s.id == SECTION_IMPORT), None)
-        types = read_types(data, type_section) if type_section is not None else []
         problems: list[str] = []
         wasi: set[str] = set()
         api: set[str] = set()
-        for entry in read_imports(data, import_section) if import_section is not None else []:
+        for entry, declared in read_import_signatures(data, sections):
             label = f"{entry.module}.{entry.name}"
-            index = entry.type_index
-            kind = types[index] if entry.kind == "func" and index is not None and index < len(types) else None
-            signature = (kind.params, kind.results) if kind is not None else None
+            signature = (declared.params, declared.results) if declared is not None else None
             if entry.kind != "func":
                 problems.append(f"{label} is imported as a {entry.kind}; the runtime provides functions only")
                 continue

@@ -21,10 +21,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from sysinspect_wasm.compilers import APT_RUST
 from sysinspect_wasm.errors import WasmRuntimeError
 from sysinspect_wasm.library import MODULE_SUBDIR, MODULE_SUFFIX
 
-from .toolchains import APT_RUST, DISTRIBUTION, EXTRA, LANGUAGES
+from .toolchains import DISTRIBUTION, EXTRA, LANGUAGES
 
 PROJECT_FILE = "module.toml"
 SOURCES = {"go": ("main.go", "go.mod"), "c": ("main.c",), "zig": ("main.zig",), "rust": ("main.rs",)}

