@@ -9,7 +9,10 @@ both medians and their ratio. Each tree gets its own temporary sharelib
 (artifact and memo warmed first, the module left alone for the memo's
 settling time) and its own bytecode folder.
 
-Usage: python bench/tree_ab.py BEFORE_TREE AFTER_TREE [--calls N] [--module ID]
+``--backend pywasm`` makes the calls on the reference backend (``rt.backend``), each tree with its own
+compiled-interpreter cache (``XDG_CACHE_HOME`` in the scratch folder), warmed like the artifact.
+
+Usage: python bench/tree_ab.py BEFORE_TREE AFTER_TREE [--calls N] [--module ID] [--backend NAME]
 
 For example, a worktree of main's last commit against the working tree:
 
@@ -37,9 +40,10 @@ SETTLE_SECONDS = SETTLE_NS / 1e9 + 0.5
 """A little more than the memo's settling time."""
 
 
-def call(runtime: Path, sharelib: Path, module_id: str, env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one protocol-mode call of ``module_id``."""
-    request = json.dumps({"args": {"rt.mod": module_id}, "config": {"path.sharelib": str(sharelib)}}).encode()
+def call(runtime: Path, sharelib: Path, module_id: str, env: dict[str, str], backend: str | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of one protocol-mode call of ``module_id`` (on ``backend``, else the default one)."""
+    args = {"rt.mod": module_id} | ({"rt.backend": backend} if backend else {})
+    request = json.dumps({"args": args, "config": {"path.sharelib": str(sharelib)}}).encode()
     wall, cpu, out = timed([str(runtime)], request, env)
     answer = json.loads(out)
     if answer.get("retcode") != 0:
@@ -53,6 +57,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("after", type=Path, help="the tree after the change (with its .venv)")
     parser.add_argument("--calls", type=int, default=60, help="warm calls per tree (default 60)")
     parser.add_argument("--module", default="osrelease-go", help="corpus module id (default osrelease-go)")
+    parser.add_argument("--backend", choices=("wasmtime", "pywasm"), default=None,
+                        help="the backend of every call (default: the runtime's own choice, wasmtime where it loads)")
     ns = parser.parse_args(argv)
     trees = {"before": ns.before.resolve(), "after": ns.after.resolve()}
     for tree in trees.values():
@@ -66,20 +72,21 @@ def main(argv: list[str]) -> int:
             shutil.copy(tree / "corpus" / "lib" / "runtime" / "wasm" / f"{ns.module}.wasm", folder)
             env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "SYSINSPECT_WASM_CACHE_DIR")}
             env["PYTHONPYCACHEPREFIX"] = str(Path(scratch) / f"pyc-{name}")
+            env["XDG_CACHE_HOME"] = str(Path(scratch) / f"cache-{name}")  # the reference's compiled interpreter
             setup[name] = (tree / ".venv" / "bin" / "wasm-runtime", Path(scratch) / name, env)
         time.sleep(SETTLE_SECONDS)  # the copied module must settle before its digest is remembered
         for runtime, sharelib, env in setup.values():
             for _ in range(3):  # compile, remember the digest, write bytecode
-                call(runtime, sharelib, ns.module, env)
+                call(runtime, sharelib, ns.module, env, ns.backend)
         results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in trees}
         for index in range(ns.calls):
             order = list(trees) if index % 2 else list(reversed(list(trees)))
             for name in order:
                 runtime, sharelib, env = setup[name]
-                wall, cpu = call(runtime, sharelib, ns.module, env)
+                wall, cpu = call(runtime, sharelib, ns.module, env, ns.backend)
                 results[name][0].append(wall)
                 results[name][1].append(cpu)
-    print(f"{ns.module}, {ns.calls} warm calls per tree, interleaved")
+    print(f"{ns.module}{f' on {ns.backend}' if ns.backend else ''}, {ns.calls} warm calls per tree, interleaved")
     for name, (walls, cpus) in results.items():
         print(f"  {name:<6}  {trees[name]}: median wall {statistics.median(walls) * 1000:.1f} ms, "
               f"median cpu {statistics.median(cpus) * 1000:.1f} ms")

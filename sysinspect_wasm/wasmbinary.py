@@ -258,6 +258,15 @@ def read_sections(data: bytes, partial: bool = False) -> tuple[Section, ...]:
         raise DecodeError("not a WebAssembly module (bad magic)")
     if data[4:8] != VERSION_1:
         raise DecodeError("not a core module of version 1")
+    return frame_sections(data, partial)
+
+
+def frame_sections(data: bytes, partial: bool = False) -> tuple[Section, ...]:
+    """The sections after the 8-byte header, as :func:`read_sections` frames them, without looking at the header.
+
+    For bytes that need not be a module: the validation differential's mutants may have a broken header and
+    sections that still frame.
+    """
     sections = []
     pos = 8
     while pos < len(data):
@@ -566,8 +575,12 @@ def read_layout(data: bytes) -> ModuleLayout:
     )
 
 
-def read_bodies(data: bytes, section: Section) -> list[tuple[int, int]]:
-    """Where each function body of code section ``section`` lies: ``(start, end)``, ``start`` just after its size."""
+def read_bodies(data: bytes, section: Section, exact: bool = True) -> list[tuple[int, int]]:
+    """Where each function body of code section ``section`` lies: ``(start, end)``, ``start`` just after its size.
+
+    With ``exact`` (the rule of the format) the last body must end where the section does; without it, bytes
+    after the last body are left alone (the validation differential edits mutants that carry them).
+    """
     count, pos = read_u(data, section.payload_start)
     bodies = []
     for _ in range(count):
@@ -576,7 +589,7 @@ def read_bodies(data: bytes, section: Section) -> list[tuple[int, int]]:
         if pos > section.end:
             raise DecodeError("function body runs past the code section")
         bodies.append((start, pos))
-    if pos != section.end:
+    if exact and pos != section.end:
         raise DecodeError("code section size mismatch")
     return bodies
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH = "315532800"
-"""SOURCE_DATE_EPOCH of the builds (1980-01-01, the earliest time a zip holds): the wheel's bytes depend on no clock."""
+"""SOURCE_DATE_EPOCH of the builds (1980-01-01, the earliest time a zip holds): the wheel's and the sdist's bytes
+depend on no clock."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,10 @@ class Product:
             return set(archive.namelist())
 
 
-def build_distributions(out: Path, python: Path = Path(sys.executable)) -> tuple[Path, Path]:
+def build_distributions(out: Path, python: Path = Path(sys.executable), touched: float | None = None) -> tuple[Path, Path]:
     """``(sdist, wheel)`` built by ``python -m build`` from a copy of the checkout's tracked files (the wheel is
-    built from the sdist, so the sdist is proven complete too)."""
+    built from the sdist, so the sdist is proven complete too). With ``touched``, every copied file gets that
+    time instead of the checkout's, as in another clone of the same commit."""
     source = out / "source"
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     for name in filter(None, tracked.decode().split("\0")):
@@ -53,6 +55,8 @@ def build_distributions(out: Path, python: Path = Path(sys.executable)) -> tuple
         if path.is_file():  # a file deleted in the work tree but not yet in the index is gone from the product too
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, source / name)
+            if touched is not None:
+                os.utime(source / name, (touched, touched))
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
     env.pop("PYTHONPATH", None)
     done = subprocess.run([str(python), "-m", "build", "--outdir", str(out / "dist"), str(source)], env=env,

@@ -116,6 +116,17 @@ def test_diff_help_teaches_and_usage_errors_are_reported(capsys: pytest.CaptureF
         main(["x.wasm", "--examples", "0"])
 
 
+@pytest.mark.parametrize(("option", "value", "says"), [("--examples", "0", "must be at least 1, not 0"),
+                                                      ("--examples", "many", "not a whole number: 'many'"),
+                                                      ("--seed", "1.5", "not a whole number: '1.5'")])
+def test_validity_refuses_a_bad_count_or_seed_as_the_other_commands_do(
+        capsys: pytest.CaptureFixture[str], option: str, value: str, says: str) -> None:
+    with pytest.raises(SystemExit) as done:
+        module_main(["validity", option, value])
+    assert done.value.code == EXIT_USAGE
+    assert says in capsys.readouterr().err
+
+
 def test_module_entry_point_offers_diff_and_campaign(capsys: pytest.CaptureFixture[str]) -> None:
     assert module_main([]) == EXIT_USAGE
     assert module_main(["--help"]) == EXIT_AGREE

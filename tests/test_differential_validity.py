@@ -25,6 +25,9 @@ from sysinspect_wasm_differential.validity import (
     validity_campaign,
 )
 
+from sysinspect_wasm import wasmbinary
+from sysinspect_wasm.wasmbinary import DecodeError
+
 pytest.importorskip("wasmtime")
 
 TWO_FUNCTIONS = from_wat('(module (memory 1 2) (func (export "f") (result i32) i32.const 0 return)'
@@ -72,6 +75,23 @@ def test_section_edits() -> None:
     doubled = apply(TWO_FUNCTIONS, Mutation("duplicate-section", at=1, size=1))
     assert len(read_sections(doubled) or []) == count + 1
     assert agree(judge_all(doubled))
+
+
+def test_edits_go_on_after_an_earlier_edit_broke_the_header_or_left_bytes_after_the_last_body() -> None:
+    """The mutator reads sections with the core's reader, less two of its rules, so that edits compound."""
+    broken = apply(TWO_FUNCTIONS, Mutation("flip", at=0, data=b"\x01"))
+    with pytest.raises(DecodeError):
+        wasmbinary.read_sections(broken)
+    assert [s.id for s in read_sections(broken) or []] == [s.id for s in read_sections(TWO_FUNCTIONS) or []]
+    assert apply(broken, Mutation("duplicate-section", at=0)) != broken
+
+    sections = read_sections(TWO_FUNCTIONS) or []
+    code = next(s for s in sections if s.id == wasmbinary.SECTION_CODE)
+    padded = code.payload + b"\x01\x0b"
+    framed = wasmbinary.Section(wasmbinary.SECTION_CODE, 0, 0, len(padded))
+    with pytest.raises(DecodeError, match="size mismatch"):
+        wasmbinary.read_bodies(padded, framed)
+    assert code_bodies(padded) == code_bodies(code.payload) and len(code_bodies(padded) or []) == 2
 
 
 def test_byte_edits_and_unknown_kinds() -> None:

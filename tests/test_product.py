@@ -11,9 +11,11 @@ product answers a protocol call on both backends.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import subprocess
 import tarfile
+import time
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -107,15 +109,35 @@ def test_the_sdist_holds_what_the_wheel_is_built_from(product: Product) -> None:
         assert needed in members, needed
 
 
-def test_two_builds_of_one_commit_give_the_same_wheel_bytes(product: Product, tmp_path: Path) -> None:
-    _, again = build_distributions(tmp_path)
-    assert again.name == product.wheel.name
+def test_two_builds_of_one_commit_give_the_same_wheel_and_sdist_bytes(product: Product, tmp_path: Path) -> None:
+    """The second build is made from copies with other file times, as another clone of the commit has."""
+    again_sdist, again = build_distributions(tmp_path, touched=time.time())
+    assert again.name == product.wheel.name and again_sdist.name == product.sdist.name
     if again.read_bytes() != product.wheel.read_bytes():
         with zipfile.ZipFile(product.wheel) as first, zipfile.ZipFile(again) as second:
             one = {i.filename: (i.date_time, i.external_attr, i.CRC) for i in first.infolist()}
             two = {i.filename: (i.date_time, i.external_attr, i.CRC) for i in second.infolist()}
         differ = sorted(name for name in one.keys() | two.keys() if one.get(name) != two.get(name))
         pytest.fail(f"two builds differ (the build's time or folder got into the wheel): {differ[:20]}")
+    if again_sdist.read_bytes() != product.sdist.read_bytes():
+        built, rebuilt = sdist_members(product.sdist), sdist_members(again_sdist)
+        changed = sorted(name for name in built.keys() | rebuilt.keys() if built.get(name) != rebuilt.get(name))
+        pytest.fail(f"two builds differ (a time, an owner, a mode or the order got into the sdist): gzip headers "
+                    f"{product.sdist.read_bytes()[:10].hex()} and {again_sdist.read_bytes()[:10].hex()}, same order: "
+                    f"{list(built) == list(rebuilt)}, members: "
+                    f"{[(name, built.get(name), rebuilt.get(name)) for name in changed[:5]]}")
+
+
+def sdist_members(sdist: Path) -> dict[str, tuple[object, ...]]:
+    """Each member of ``sdist`` in its order: what a tar header holds, and a digest of the contents."""
+    with tarfile.open(sdist) as archive:
+        return {m.name: (m.mtime, m.uid, m.gid, m.uname, m.gname, m.mode, m.type, m.size, m.pax_headers,
+                         _digest(archive, m)) for m in archive.getmembers()}
+
+
+def _digest(archive: tarfile.TarFile, member: tarfile.TarInfo) -> str | None:
+    content = archive.extractfile(member) if member.isfile() else None
+    return None if content is None else hashlib.sha256(content.read()).hexdigest()
 
 
 def request_for(product: Product, backend: str) -> bytes:

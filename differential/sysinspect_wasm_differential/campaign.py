@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import hypothesis
 from hypothesis import given
@@ -26,6 +26,8 @@ from sysinspect_wasm.errors import WasmRuntimeError
 
 from .compare import Comparison
 from .settings import campaign_settings
+
+E = TypeVar("E", bound=BaseException)
 
 
 @dataclass
@@ -53,17 +55,26 @@ class Divergence(AssertionError, WasmRuntimeError):
         self.finding = finding
 
 
-_DIVERGENCE_TYPES: dict[str, type[Divergence]] = {}
+_CLASS_TYPES: dict[tuple[type[BaseException], str], type[BaseException]] = {}
+
+
+def class_type(base: type[E], signature: str, name: str, module: str) -> type[E]:
+    """The subclass of ``base`` that stands for one class of failure, made once as ``module.name``.
+
+    hypothesis tells bugs apart by exception type: raising each class as a type
+    of its own makes it shrink and report every class separately instead of
+    stopping at the first.
+    """
+    found = _CLASS_TYPES.get((base, signature))
+    if found is None:
+        found = _CLASS_TYPES[base, signature] = type(name, (base,), {"__module__": module})
+    return cast("type[E]", found)
 
 
 def divergence_type(signature: str) -> type[Divergence]:
-    """The exception type of one divergence class (hypothesis tells bugs apart by exception type)."""
-    found = _DIVERGENCE_TYPES.get(signature)
-    if found is None:
-        label = "".join(part.capitalize() for part in signature.replace("+", " ").split()) or "Unknown"
-        found = type(f"Divergence{label}", (Divergence,), {"__module__": __name__})
-        _DIVERGENCE_TYPES[signature] = found
-    return found
+    """The exception type of one divergence class (the aspects that differ, in the type's name)."""
+    label = "".join(part.capitalize() for part in signature.replace("+", " ").split()) or "Unknown"
+    return class_type(Divergence, signature, f"Divergence{label}", __name__)
 
 
 @dataclass
@@ -130,18 +141,16 @@ def new_seed() -> int:
     return random.SystemRandom().getrandbits(32)
 
 
-def run_campaign(tally: Tally, strategy: st.SearchStrategy[Any], body: Callable[[Any], None], *, examples: int,
-                 seed: int | None, derandomize: bool = False, quiet: bool = True) -> Tally:
-    """Run ``body`` on ``examples`` drawn examples under hypothesis, scoring into ``tally``.
+def run_round(strategy: st.SearchStrategy[Any], body: Callable[[Any], None], *, examples: int, seed: int | None,
+              derandomize: bool = False, quiet: bool = True,
+              found: type[BaseException] | tuple[type[BaseException], ...] = Divergence) -> None:
+    """One hypothesis run of ``body`` on up to ``examples`` drawn examples.
 
-    Divergences end up in ``tally.findings`` (each class shrunk to a
-    minimal example); anything else ``body`` raises is a harness bug and
-    propagates. With ``seed`` the run is reproducible; without one (and not
-    derandomised) a fresh seed is chosen and kept in ``tally.seed``.
+    The failures of type ``found`` that ``body`` raised (each class shrunk to
+    a minimal example; the body keeps its own record of them) end the run
+    quietly; anything else ``body`` raises is a harness bug and propagates.
+    With ``seed`` the run is reproducible.
     """
-    if seed is None and not derandomize:
-        seed = new_seed()
-    tally.seed = seed
     chosen = campaign_settings(examples, derandomize=derandomize and seed is None)
     if quiet:
         chosen = hypothesis.settings(chosen, verbosity=hypothesis.Verbosity.quiet)
@@ -154,15 +163,31 @@ def run_campaign(tally: Tally, strategy: st.SearchStrategy[Any], body: Callable[
     runner: Callable[[], None] = campaign
     if seed is not None:
         runner = hypothesis.seed(seed)(campaign)
-    started = time.monotonic()
     try:
         runner()
-    except Divergence:
+    except found:
         pass
     except BaseExceptionGroup as group:
-        _, rest = group.split(Divergence)
+        _, rest = group.split(found)
         if rest is not None:
             raise rest from None
+
+
+def run_campaign(tally: Tally, strategy: st.SearchStrategy[Any], body: Callable[[Any], None], *, examples: int,
+                 seed: int | None, derandomize: bool = False, quiet: bool = True) -> Tally:
+    """Run ``body`` on ``examples`` drawn examples under hypothesis, scoring into ``tally``.
+
+    Divergences end up in ``tally.findings`` (each class shrunk to a
+    minimal example); anything else ``body`` raises is a harness bug and
+    propagates. With ``seed`` the run is reproducible; without one (and not
+    derandomised) a fresh seed is chosen and kept in ``tally.seed``.
+    """
+    if seed is None and not derandomize:
+        seed = new_seed()
+    tally.seed = seed
+    started = time.monotonic()
+    try:
+        run_round(strategy, body, examples=examples, seed=seed, derandomize=derandomize, quiet=quiet)
     finally:
         tally.elapsed += time.monotonic() - started
     return tally

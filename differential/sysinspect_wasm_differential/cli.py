@@ -66,7 +66,8 @@ examples:
 """
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a count of examples, mutants, requests)."""
     try:
         value = int(text)
     except ValueError:
@@ -76,7 +77,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
+def seed_int(text: str) -> int:
+    """An argparse type: a seed, in any base Python reads (``1234``, ``0x4d2``)."""
     try:
         return int(text, 0)
     except ValueError:
@@ -99,9 +101,9 @@ def diff_parser(prog: str = "wasm-runtime diff") -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("path", metavar="PATH", type=Path, help="the module to compare (a .wasm file)")
-    parser.add_argument("--examples", "-n", type=_positive, default=100, metavar="N",
+    parser.add_argument("--examples", "-n", type=positive_int, default=100, metavar="N",
                         help="how many examples to draw (default 100)")
-    parser.add_argument("--seed", "-s", type=_seed, default=None, metavar="S",
+    parser.add_argument("--seed", "-s", type=seed_int, default=None, metavar="S",
                         help="seed for a reproducible run (default: a fresh one, printed)")
     parser.add_argument("--module-id", metavar="ID", default=None,
                         help="the module id the guest sees in its log lines (default: the file name without .wasm)")
@@ -249,13 +251,13 @@ def campaign_parser(prog: str = "python -m sysinspect_wasm_differential campaign
     """The argument parser of the ``campaign`` command."""
     parser = argparse.ArgumentParser(prog=prog, description=CAMPAIGN_DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", "-n", type=_positive, default=BUDGETS["long"].generated_examples, metavar="N",
+    parser.add_argument("--examples", "-n", type=positive_int, default=BUDGETS["long"].generated_examples, metavar="N",
                         help=f"filesystem scripts, generated and instruction modules to try, each "
                              f"(default {BUDGETS['long'].generated_examples})")
-    parser.add_argument("--per-module", type=_positive, default=None, metavar="N",
+    parser.add_argument("--per-module", type=positive_int, default=None, metavar="N",
                         help=f"requests per corpus module (default {BUDGETS['long'].corpus_examples}, "
                              f"{BUDGETS['long'].slow_corpus_examples} for the slow Go modules)")
-    parser.add_argument("--seed", "-s", type=_seed, default=None, metavar="S",
+    parser.add_argument("--seed", "-s", type=seed_int, default=None, metavar="S",
                         help="seed for a reproducible campaign (default: a fresh one, printed)")
     parser.add_argument("--only", choices=STAGES, action="append", default=None,
                         help="run only this stage (repeatable; default: all five)")

@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sysinspect_wasm.wasmbinary import DecodeError, encode_u, read_u
+from sysinspect_wasm.wasmbinary import SECTION_CODE, DecodeError, Section, encode_u, frame_sections, read_bodies, read_u
 
 HEADER = 8
 """The magic number and the version: the sections start after them."""
-SECTION_CODE = 10
 
 KINDS = ("flip", "insert", "delete", "truncate", "swap-sections", "duplicate-section", "leb", "after-end")
 """Every kind of mutation, in the order hypothesis shrinks towards (the first is the simplest)."""
@@ -74,20 +73,12 @@ def _leb(value: int, width: int = 0) -> bytes:
 
 
 def read_sections(wasm: bytes) -> list[RawSection] | None:
-    """The module's sections, or None when its bytes do not frame as sections."""
-    sections: list[RawSection] = []
-    pos = HEADER
+    """The module's sections, or None when its bytes do not frame as sections (its header is not looked at)."""
     try:
-        while pos < len(wasm):
-            section_id = wasm[pos]
-            size, start = read_u(wasm, pos + 1)
-            if start + size > len(wasm):
-                return None
-            sections.append(RawSection(section_id, wasm[start:start + size]))
-            pos = start + size
+        framed = frame_sections(wasm)
     except DecodeError:
         return None
-    return sections
+    return [RawSection(s.id, wasm[s.payload_start:s.end]) for s in framed]
 
 
 def join(wasm: bytes, sections: Sequence[RawSection], widths: dict[int, int] | None = None) -> bytes:
@@ -97,19 +88,15 @@ def join(wasm: bytes, sections: Sequence[RawSection], widths: dict[int, int] | N
 
 
 def code_bodies(payload: bytes) -> list[bytes] | None:
-    """A code section's function bodies (each without its size), or None when it does not frame."""
+    """A code section's function bodies (each without its size), or None when it does not frame.
+
+    Bytes after the last body are left out (an earlier edit may have left some): they are not a body to edit.
+    """
     try:
-        count, pos = read_u(payload, 0)
-        bodies = []
-        for _ in range(count):
-            size, pos = read_u(payload, pos)
-            if pos + size > len(payload):
-                return None
-            bodies.append(payload[pos:pos + size])
-            pos += size
+        spans = read_bodies(payload, Section(SECTION_CODE, 0, 0, len(payload)), exact=False)  # the payload alone
     except DecodeError:
         return None
-    return bodies
+    return [payload[start:end] for start, end in spans]
 
 
 def code_payload(bodies: Sequence[bytes]) -> bytes:

@@ -33,16 +33,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import hypothesis
-from hypothesis import given
 from hypothesis import strategies as st
 
 from sysinspect_wasm.errors import WasmRuntimeError
 
+from .campaign import class_type, new_seed, run_round
 from .judges import JUDGES, Verdict, agree, feature_set_difference, judge_all, signature
 from .mutate import KINDS, SNIPPETS, Mutation, apply_all
 from .normalise import FEATURE_SET
-from .settings import campaign_settings
 from .smith import SmithConfig, smith, wasm_tools
 
 MAX_BASE_BYTES = 64 * 1024
@@ -112,15 +110,10 @@ class ValidityDivergence(AssertionError, WasmRuntimeError):
         self.found = found
 
 
-_TYPES: dict[str, type[ValidityDivergence]] = {}
-
-
 def _divergence(sig: str) -> type[ValidityDivergence]:
     """One exception type per disagreement class (hypothesis shrinks each class apart)."""
-    if sig not in _TYPES:
-        digest = hashlib.sha256(sig.encode()).hexdigest()[:8]
-        _TYPES[sig] = type(f"ValidityDivergence_{digest}", (ValidityDivergence,), {"__module__": __name__})
-    return _TYPES[sig]
+    digest = hashlib.sha256(sig.encode()).hexdigest()[:8]
+    return class_type(ValidityDivergence, sig, f"ValidityDivergence_{digest}", __name__)
 
 
 @dataclass
@@ -288,8 +281,6 @@ def validity_campaign(examples: int, *, seed: int | None, pools: Mapping[str, Se
     found (not raising them again), and ends early after a round that found
     nothing new. Shrinking's own runs count as judged mutants.
     """
-    from .campaign import new_seed
-
     first_seed = seed if seed is not None else new_seed()
     tally = ValidityTally(seed=first_seed)
     found_before: set[str] = set()
@@ -325,18 +316,9 @@ def validity_campaign(examples: int, *, seed: int | None, pools: Mapping[str, Se
     started = time.monotonic()
     round_number = 0
     while tally.examples < examples:
-        chosen = hypothesis.settings(campaign_settings(examples - tally.examples, derandomize=False),
-                                     verbosity=hypothesis.Verbosity.quiet)
-        campaign = hypothesis.seed(first_seed + round_number)(chosen(given(strategy)(judged)))
         new_before = len(tally.findings)
-        try:
-            campaign()
-        except ValidityDivergence:
-            pass
-        except BaseExceptionGroup as group:
-            _, rest = group.split(ValidityDivergence)
-            if rest is not None:
-                raise rest from None
+        run_round(strategy, judged, examples=examples - tally.examples, seed=first_seed + round_number,
+                  found=ValidityDivergence)
         if len(tally.findings) == new_before:
             break
         found_before.update(tally.findings)
@@ -381,10 +363,14 @@ def main(argv: Sequence[str]) -> int:
     """``python -m sysinspect_wasm_differential validity [--examples N] [--seed S] [--source S] [--save DIR]``."""
     import argparse
 
+    from .cli import positive_int, seed_int
+
     parser = argparse.ArgumentParser(prog="python -m sysinspect_wasm_differential validity",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--examples", "-n", type=int, default=2000, metavar="N", help="mutants to judge (default 2000)")
-    parser.add_argument("--seed", "-s", type=int, default=None, metavar="S", help="seed (default: a fresh one, printed)")
+    parser.add_argument("--examples", "-n", type=positive_int, default=2000, metavar="N",
+                        help="mutants to judge (default 2000)")
+    parser.add_argument("--seed", "-s", type=seed_int, default=None, metavar="S",
+                        help="seed (default: a fresh one, printed)")
     parser.add_argument("--source", choices=SOURCES, action="append", default=None,
                         help="where bases come from (repeatable; default: all three)")
     parser.add_argument("--module", action="append", default=None, metavar="ID",

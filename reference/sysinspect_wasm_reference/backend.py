@@ -364,11 +364,9 @@ class PywasmBackend(Backend):
 
 def _decode(name: str, data: bytes) -> Any:
     """Module ``data`` decoded in full by pywasm and checked; raises :class:`ModuleLoadError` naming ``name``."""
-    reader = io.BytesIO(data)
     try:
-        desc = ENGINE.core.ModuleDesc.from_reader(reader)
-        if reader.read(1):
-            raise ValueError("unparsed bytes after the last section")  # (rewrite 25 reads every section)
+        # reads the module to its last byte or raises: rewrite 25 left its section loop no other way out
+        desc = ENGINE.core.ModuleDesc.from_reader(io.BytesIO(data))
         check_module(desc)
         facts = check_sections(data)
         if facts.data_count is not None and facts.data_count != len(desc.data):

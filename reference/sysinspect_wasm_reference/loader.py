@@ -104,7 +104,10 @@ And six that hold pywasm's binary reader to the spec (FINDINGS.md F12, F14, F15 
 25. ``ModuleDesc.from_reader`` reads every section (FINDINGS.md F18):
     pywasm reads at most 32 (``for _ in range(32)``), so a valid module of
     more sections (custom sections count) was refused, and before the
-    backend checked for unread bytes the rest was ignored.
+    backend checked for unread bytes the rest was ignored. The loop is now
+    ``while True``, whose only ``break`` is at the module's last byte, so a
+    decode that returns has read every byte: the backend's check for bytes
+    left over could no longer fire and is gone.
 
 Outside this module, the backend raises Python's young-generation garbage
 collection threshold while a guest runs (:data:`.backend.GC_ALLOCATIONS`:
@@ -497,7 +500,7 @@ class _Rewriter(ast.NodeTransformer):
             return dispatch_tree(node, self.found, "decoder dispatch")
         return node
 
-    def visit_For(self, node: ast.For) -> ast.For:
+    def visit_For(self, node: ast.For) -> ast.stmt:
         self.generic_visit(node)
         reads_sections = any(isinstance(statement, ast.Match) and ast.unparse(statement.subject) == "section_id"
                              for statement in node.body)
@@ -505,9 +508,10 @@ class _Rewriter(ast.NodeTransformer):
             self.found["section end"] += 1
             node.body.extend(ast.parse(SECTION_END_CHECK).body)
             if ast.unparse(node.iter) == "range(32)":
-                # the loop ends at the module's last byte (it breaks there), never after 32 sections
+                # no count at all: the loop's one way out is its break at the module's last byte, so a decode that
+                # returns has read the module to its end (the backend needs no check for bytes left over)
                 self.found["section count"] += 1
-                node.iter = ast.copy_location(ast.parse("range(1 << 32)", mode="eval").body, node.iter)
+                return ast.copy_location(ast.While(ast.Constant(True), node.body, node.orelse), node)
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
