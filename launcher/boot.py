@@ -36,6 +36,8 @@ CACHE_DIR_ENV = "SYSINSPECT_WASM_CACHE_DIR"  # the cache's own setting (sysinspe
 PRIVATE_ROOT = "/var/tmp"
 USER_DIR_NAME = "sysinspect-wasm"
 BYTECODE = "bytecode"
+BUNDLED_TAG = ""
+"""The cache tag of the Python whose bytecode the tree carries: ``wasm-runtime bundle`` writes it here."""
 
 
 def answer_too_old():
@@ -53,11 +55,13 @@ def answer_too_old():
     sys.stdout.flush()
 
 
-def ships_bytecode(here, cache_tag):
-    # type: (str, str | None) -> bool
-    """Whether the tree carries bytecode for the interpreter whose cache tag is ``cache_tag``."""
-    return cache_tag is not None and os.path.isfile(
-        os.path.join(here, "python", "sysinspect_wasm", "__pycache__", "__init__." + cache_tag + ".pyc"))
+def ships_bytecode(cache_tag, bundled=None):
+    # type: (str | None, str | None) -> bool
+    """Whether the tree carries bytecode for the interpreter whose cache tag is ``cache_tag``: the bundle's
+    Python's (``bundled``, default :data:`BUNDLED_TAG`). Known from the bundle, not from the files: a stray
+    ``.pyc`` of another Python (an operator's ad-hoc import) must not make that Python skip its own folder."""
+    bundled = BUNDLED_TAG if bundled is None else bundled
+    return cache_tag is not None and cache_tag == bundled
 
 
 def bytecode_base(uid, environ):
@@ -134,8 +138,9 @@ def main():
     sys.path.insert(0, os.path.join(here, "python"))
     folder, refused = bytecode_folder(os.geteuid(), os.environ)
     image = ""
+    bundled = ships_bytecode(sys.implementation.cache_tag)
     if folder is not None:
-        if not ships_bytecode(here, sys.implementation.cache_tag):
+        if not bundled:
             sys.pycache_prefix = folder  # importlib reads and writes <folder>/<source's absolute folder>/<name>.<tag>.pyc
             sys.dont_write_bytecode = False  # the launcher's -B keeps bytecode out of the tree; this folder is not in it
         # the tree's python/ holds this package under its import name; mypy knows its sources as the folder launcher/
@@ -144,7 +149,7 @@ def main():
         image = use_image(here, folder)
     from sysinspect_wasm_launcher.start import start  # type: ignore[import-not-found]
 
-    start(here, sys.argv[1:], folder or "", refused, image)
+    start(here, sys.argv[1:], folder or "", refused, image, bundled)
 
 
 if __name__ == "__main__":

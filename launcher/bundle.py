@@ -337,10 +337,19 @@ def add_python(tree: Tree, prefix: str, source: bytes, relative: str) -> None:
     tree.add(f"{prefix}/{cached}", bytecode(source, relative))
 
 
+def boot_source(cache_tag: str) -> bytes:
+    """boot.py as the tree carries it: told the cache tag of the Python whose bytecode the tree holds."""
+    source = BOOT_SOURCE.read_bytes()
+    placeholder = b'\nBUNDLED_TAG = ""\n'
+    if source.count(placeholder) != 1:
+        raise BundleError(f"{BOOT_SOURCE} must assign BUNDLED_TAG = \"\" once, on a line of its own")
+    return source.replace(placeholder, f'\nBUNDLED_TAG = "{cache_tag}"\n'.encode())
+
+
 def library_tree(version: str, targets: list[Target], wheel_dir: Path | None, cache: Path) -> Tree:
     tree = Tree()
     top = "/".join((*PAYLOAD_SUBDIR, version))
-    tree.add(f"{top}/boot.py", BOOT_SOURCE.read_bytes())
+    tree.add(f"{top}/boot.py", boot_source(sys.implementation.cache_tag))
     for name in START_MODULES:
         add_python(tree, f"{top}/python", (HERE / name).read_bytes(), f"{__package__}/{name}")
     for name in PACKAGES:

@@ -24,10 +24,11 @@ launcher started it): the tree, the target, the private folder or why there is n
 what the warm image did, the wasmtime root put on the path."""
 
 
-def start(here: str, argv: list[str], folder: str = "", refused: str = "", image: str = "") -> None:
+def start(here: str, argv: list[str], folder: str = "", refused: str = "", image: str = "",
+          bundled: bool = False) -> None:
     """Run ``wasm-runtime`` from the tree at ``here``; ``argv`` is ``TARGET -- ARGUMENTS`` as the launcher gives it,
-    the rest what boot.py decided: this uid's private folder ("" when ``refused`` says why there is none) and what
-    the warm image did ("" when it was not used)."""
+    the rest what boot.py decided: this uid's private folder ("" when ``refused`` says why there is none), what
+    the warm image did ("" when it was not used), and whether the tree's bytecode is this Python's."""
     from sysinspect_wasm.clibrary import c_library
 
     target = argv[0] if argv else ""
@@ -38,8 +39,7 @@ def start(here: str, argv: list[str], folder: str = "", refused: str = "", image
         sys.path.insert(1, engine)  # after python/, which boot.py put first
     if sys.pycache_prefix:
         bytecode = f"this uid's, in {sys.pycache_prefix}"
-    elif os.path.isfile(os.path.join(here, "python", "sysinspect_wasm", "__pycache__",
-                                     f"__init__.{sys.implementation.cache_tag}.pyc")):
+    elif bundled:
         bytecode = "the tree's"
     else:
         bytecode = "none: every source is compiled in memory on every call"

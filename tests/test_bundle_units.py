@@ -157,10 +157,11 @@ def test_bytecode_is_kept_only_where_no_other_user_can_write(tmp_path: Path) -> 
     assert "not a folder" in boot.untrusted_reason(str(link), 0)  # never through a symlink
 
 
-def test_a_python_with_bytecode_in_the_tree_keeps_it(tmp_path: Path) -> None:
+def test_a_python_keeps_the_tree_s_bytecode_only_if_the_bundle_says_it_is_its_own() -> None:
     tag = sys.implementation.cache_tag
-    (tmp_path / "python" / "sysinspect_wasm" / "__pycache__").mkdir(parents=True)
-    assert not boot.ships_bytecode(str(tmp_path), tag)
-    (tmp_path / "python" / "sysinspect_wasm" / "__pycache__" / f"__init__.{tag}.pyc").write_bytes(b"")
-    assert boot.ships_bytecode(str(tmp_path), tag) and not boot.ships_bytecode(str(tmp_path), "cpython-399")
-    assert not boot.ships_bytecode(str(tmp_path), None)
+    assert boot.ships_bytecode(tag, tag) and not boot.ships_bytecode("cpython-399", tag)
+    assert not boot.ships_bytecode(None, tag) and not boot.ships_bytecode(tag, "")
+    assert not boot.ships_bytecode(tag)  # the repository's boot.py: no bundle has told it anything
+    source = bundle.boot_source("cpython-312").decode()
+    assert 'BUNDLED_TAG = "cpython-312"' in source and 'BUNDLED_TAG = ""' not in source
+    assert source.replace('"cpython-312"', '""') == bundle.BOOT_SOURCE.read_text()  # nothing else changes

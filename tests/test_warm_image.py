@@ -179,9 +179,9 @@ def test_an_image_that_cannot_be_made_leaves_every_import_ordinary(tree: Path, p
     assert not image_file(tree, private).exists()
 
 
-def engines(here: Path, env: dict[str, str]) -> dict[str, dict[str, str]]:
+def engines(here: Path, env: dict[str, str], python: str = sys.executable) -> dict[str, dict[str, str]]:
     """``wasm-runtime engines --json`` as the launcher runs it (boot.py of the tree), with the environment ``env``."""
-    done = subprocess.run([sys.executable, "-I", "-S", "-B", str(here / "boot.py"), "linux-x86_64", "--", "engines",
+    done = subprocess.run([python, "-I", "-S", "-B", str(here / "boot.py"), "linux-x86_64", "--", "engines",
                            "--json"], capture_output=True, text=True, timeout=120, env=env, check=False)
     assert done.returncode == 0, done.stderr
     found: dict[str, dict[str, str]] = json.loads(done.stdout)
@@ -210,3 +210,20 @@ def test_engines_says_how_the_launcher_started_and_why_warm_calls_may_be_slow(tr
                           capture_output=True, text=True, timeout=120, env=env, check=False).stdout
     assert f"private folder none ({top} is writable by other users)" in text, text
     top.chmod(0o755)
+
+
+def test_a_stray_bytecode_file_of_another_python_does_not_take_its_private_folder(tree: Path, tmp_path: Path) -> None:
+    """The tree carries the bundling Python's bytecode (its boot.py says whose); a .pyc of another Python left in it
+    by an ad-hoc import does not make that Python skip its own bytecode folder."""
+    found = sorted(Path.home().glob(".pyenv/versions/3.13.*/bin/python3.13"))
+    if not found:
+        pytest.skip("needs a Python 3.13 (pyenv's, on this machine)")
+    cache = tmp_path / "cache"
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "SYSINSPECT_WASM_CACHE_DIR": str(cache)}
+    stray = tree / "python" / "sysinspect_wasm" / "__pycache__" / "__init__.cpython-313.pyc"
+    subprocess.run([str(found[-1]), "-c", f"import py_compile; py_compile.compile({str(stray.parent.parent / '__init__.py')!r})"],
+                   check=True, timeout=60)
+    assert stray.is_file()
+    started = engines(tree, env, str(found[-1]))["launcher"]
+    assert started["bytecode"] == f"this uid's, in {cache / 'bytecode'}", started
+    assert f'BUNDLED_TAG = "{sys.implementation.cache_tag}"' in (tree / "boot.py").read_text()
