@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds: dict[str, tuple[Path, bytes, dict[str, str]]] = {}
         library = next(top.glob("sharelib/lib/runtime/wasm-runtime/*/wasmtime/wasmtime/linux-x86_64/_libwasmtime.so"))
         floors: dict[str, list[str]] = {}
+        bare: dict[str, list[str]] = {}  # the interpreter alone: started, nothing imported, ended as a call ends
         plan = [("3.11", 11, "", top / "cache"), ("3.11 pyenv", 11, "", top / "cache"), ("3.12", 12, "", top / "cache"),
                 ("3.13", 13, "", top / "cache"), ("3.13 no cache", 13, "", open_cache)]
         if ns.before is not None:
@@ -91,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 interpreter = str(python)
             if not suffix and label != "3.13 no cache":  # the floor: this interpreter starting and loading the library
                 floors[label] = [interpreter, "-I", "-S", "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"]
+                bare[label] = [interpreter, "-I", "-S", "-c", "import os; os._exit(0)"]
             launcher, request = launchers[suffix]
             kinds[label] = (launcher, request, {"PATH": f"{folder}:{SYSTEM_PATH}", "HOME": "/root",
                                                 "XDG_CACHE_HOME": str(cache), "SYSINSPECT_WASM_CACHE_TRACE": str(trace)})
@@ -103,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         trace.unlink(missing_ok=True)
         series = {name: Series() for name in kinds}
         floor_series = {name: Series() for name in floors}
+        bare_series = {name: Series() for name in bare}
         answers: dict[str, bytes] = {}
         for _ in range(ns.repeat):
             for name, (launcher, request, env) in kinds.items():
@@ -114,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                     wall, cpu, _ = timed(floors[name], b"", {"PATH": SYSTEM_PATH})
                     floor_series[name].wall.append(wall)
                     floor_series[name].cpu.append(cpu)
+                    wall, cpu, _ = timed(bare[name], b"", {"PATH": SYSTEM_PATH})
+                    bare_series[name].wall.append(wall)
+                    bare_series[name].cpu.append(cpu)
         events = [line.split()[0] for line in trace.read_text().splitlines()]
         if events.count("loaded") != len(kinds) * ns.repeat or "compiled" in events or "hashed" in events:
             raise SystemExit(f"not every measured call was a warm load: {sorted(set(events))}")
@@ -121,15 +127,20 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"the answers differ: {answers}")
     print(f"module {module.name}, {ns.repeat} warm calls of each kind through the synced {TARGET} launcher, alternating")
     print(f"{'python':14} {'median wall':>12} {'min wall':>10} {'median cpu':>11} {'wall / 3.11':>12} "
-          f"{'its floor':>10} {'above floor':>12}")
+          f"{'its floor':>10} {'above floor':>12} {'bare start':>11}")
     base = series["3.11"].median()
     for name, row in series.items():
         floor = f"{floor_series[name].median() * 1e3:7.1f} ms {(row.median() - floor_series[name].median()) * 1e3:9.1f} ms" \
-            if name in floor_series else ""
+            f" {bare_series[name].median() * 1e3:8.1f} ms" if name in floor_series else ""
         print(f"{name:14} {row.median() * 1e3:10.1f} ms {min(row.wall) * 1e3:7.1f} ms "
               f"{row.cpu_median() * 1e3:8.1f} ms {row.median() / base:10.2f} x {floor}")
     print("its floor: the same interpreter starting (-I -S) and loading the tree's _libwasmtime.so with ctypes, "
-          "measured between the calls; above floor: what the runtime itself costs on that Python")
+          "measured between the calls; above floor: what the runtime itself costs on that Python; bare start: the "
+          "interpreter alone (-I -S, nothing imported, os._exit as a call ends)")
+    if "3.11" in bare_series:
+        gaps = ", ".join(f"{name} +{(bare_series[name].median() - bare_series['3.11'].median()) * 1e3:.1f} ms"
+                         for name in bare_series if name != "3.11")
+        print(f"bare start against 3.11's: {gaps} (each interpreter's own, before any code of ours runs)")
     worst = max(series[name].median() / base for name in ("3.12", "3.13") if name in series)
     print(f"slowest of 3.12 and 3.13 / 3.11: {worst:.2f} x  target <= 1.15 x: {'met' if worst <= 1.15 else 'NOT met'}")
     for version in ("3.11", "3.13"):
