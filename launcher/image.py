@@ -65,7 +65,7 @@ def image_path(folder: str, here: str) -> str:
 READ = "read"
 MADE = "made"
 NOT_KEPT = "made, not kept (the private folder cannot take it)"
-NOT_MADE = "not made (a module it must hold cannot be compiled): ordinary imports"
+NOT_MADE = "not made (a module it must hold cannot be found or compiled): ordinary imports"
 """What :func:`use_image` did, as ``wasm-runtime engines`` reports it."""
 
 
