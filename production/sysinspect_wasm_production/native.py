@@ -83,32 +83,13 @@ if TYPE_CHECKING:
 # to wasmtime-py's declarations).
 
 if not TYPE_CHECKING:
-    class c_bool(_ctypes._SimpleCData):
-        _type_ = "?"
+    def _simple(name, code):
+        """A simple C type as ctypes declares it: a _SimpleCData subclass with its type code."""
+        return type(name, (_ctypes._SimpleCData,), {"_type_": code})
 
-    class c_char_p(_ctypes._SimpleCData):
-        _type_ = "z"
-
-    class c_void_p(_ctypes._SimpleCData):
-        _type_ = "P"
-
-    class c_uint8(_ctypes._SimpleCData):
-        _type_ = "B"
-
-    class c_int(_ctypes._SimpleCData):
-        _type_ = "i"
-
-    class c_uint(_ctypes._SimpleCData):
-        _type_ = "I"
-
-    class c_long(_ctypes._SimpleCData):
-        _type_ = "l"
-
-    class c_ulong(_ctypes._SimpleCData):
-        _type_ = "L"
-
-    class py_object(_ctypes._SimpleCData):
-        _type_ = "O"
+    c_bool, c_char_p, c_void_p = _simple("c_bool", "?"), _simple("c_char_p", "z"), _simple("c_void_p", "P")
+    c_uint8, c_int, c_uint = _simple("c_uint8", "B"), _simple("c_int", "i"), _simple("c_uint", "I")
+    c_long, c_ulong, py_object = _simple("c_long", "l"), _simple("c_ulong", "L"), _simple("py_object", "O")
 
     # ctypes' choice: the first C type of the width; int is 32 bits on every platform wasmtime runs on, long
     # 64 bits but on Windows; size_t is 64 bits, as library_path() refuses 32-bit hosts
