@@ -16,6 +16,7 @@ from sysinspect_wasm_runtime.manual import MANUAL, spec_document, to_yaml
 from sysinspect_wasm_runtime.request import RT_ARGUMENTS, RT_OPTIONS
 
 from sysinspect_wasm import clibrary
+from sysinspect_wasm.store import layout
 
 bundle = importlib.import_module("sysinspect_wasm_launcher.bundle")
 
@@ -126,6 +127,20 @@ def test_the_bytecode_folder_follows_the_cache_s_folder_rule() -> None:
     assert boot.bytecode_base(0, {}) == "/var/tmp/sysinspect-wasm-0"
     assert boot.bytecode_base(65534, {"SYSINSPECT_WASM_CACHE_DIR": "/srv/w"}) == "/srv/w"
     assert boot.bytecode_base(0, {"SYSINSPECT_WASM_CACHE_DIR": "relative", **env}) == "/root/.cache/sysinspect-wasm"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the cache's rule for root is what boot.py's must equal")
+@pytest.mark.parametrize("env", [{"HOME": "/root"}, {"HOME": "/root", "XDG_CACHE_HOME": "/srv/cache"},
+                                 {"HOME": "/root", "SYSINSPECT_WASM_CACHE_DIR": "/srv/w"},
+                                 {"HOME": "/root", "SYSINSPECT_WASM_CACHE_DIR": "relative"}])
+def test_boot_s_folder_rule_is_the_cache_s(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    # boot.py keeps its own copy of the rule: it must decide before it may import anything from the tree
+    for name in ("HOME", "XDG_CACHE_HOME", "SYSINSPECT_WASM_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    folder, _ = layout.engine_folder()
+    assert folder is not None and boot.bytecode_base(0, env) == str(folder)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="gives folders to another uid: needs root")
