@@ -18,10 +18,11 @@ ENGINE_ROOTS = {"glibc": "wasmtime", "musl": "wasmtime-musl"}
 """C library of the interpreter -> the folder of the tree whose native libraries are linked against it."""
 
 
-FACTS: dict[str, str] = {}
-"""How this process started, for ``wasm-runtime engines`` (which finds this module in ``sys.modules``, when the
-launcher started it): the tree, the target, the private folder or why there is none, where bytecode came from,
-what the warm image did, the wasmtime root put on the path."""
+FACTS: dict[str, object] = {}
+"""What the start-up decided, for ``wasm-runtime engines`` (which finds this module in ``sys.modules`` when the
+launcher started the process, and words it): the tree, target and C library, the private folder or why there is
+none, the bytecode folder in use, whether the tree's bytecode is this Python's, what the warm image did, and the
+wasmtime root put on the path. Recorded as decided: wording them is no work for a warm call."""
 
 
 def start(here: str, argv: list[str], folder: str = "", refused: str = "", image: str = "",
@@ -37,15 +38,8 @@ def start(here: str, argv: list[str], folder: str = "", refused: str = "", image
     engine = engine_path(here, target, libc)
     if engine is not None:
         sys.path.insert(1, engine)  # after python/, which boot.py put first
-    if sys.pycache_prefix:
-        bytecode = f"this uid's, in {sys.pycache_prefix}"
-    elif bundled:
-        bytecode = "the tree's"
-    else:
-        bytecode = "none: every source is compiled in memory on every call"
-    FACTS.update({"tree": here, "target": target, "c_library": libc or "unknown", "private_folder": folder,
-                  "refused": refused, "bytecode": bytecode, "warm_image": image or "not used (no private folder)",
-                  "wasmtime_root": engine or "none: pywasm only (no native library for this target and C library)"})
+    FACTS.update(tree=here, target=target, c_library=libc, private_folder=folder, refused=refused,
+                 bytecode_folder=sys.pycache_prefix or "", bundled=bundled, warm_image=image, wasmtime_root=engine or "")
     sys.argv = ["wasm-runtime", *arguments]
 
     from sysinspect_wasm_runtime.protocolmode import main

@@ -74,12 +74,23 @@ LAUNCHER_START = "sysinspect_wasm_launcher.start"
 
 
 def launcher_facts() -> dict[str, str] | None:
-    """How the launcher started this process (its tree, private folder, bytecode, warm image), or None when it did
-    not (a pip install's console script). Read from the start-up module if it is loaded, never imported: the runtime
-    does not depend on the launcher."""
-    module = sys.modules.get(LAUNCHER_START)
-    found = getattr(module, "FACTS", None)
-    return dict(found) if isinstance(found, dict) and found else None
+    """How the launcher started this process (its tree, private folder, bytecode, warm image), worded, or None when
+    it did not (a pip install's console script). Read from the start-up module if it is loaded, never imported:
+    the runtime does not depend on the launcher."""
+    found = getattr(sys.modules.get(LAUNCHER_START), "FACTS", None)
+    if not isinstance(found, dict) or not found:
+        return None
+    if found["bytecode_folder"]:
+        bytecode = f"this uid's, in {found['bytecode_folder']}"
+    elif found["bundled"]:
+        bytecode = "the tree's"
+    else:
+        bytecode = "none: every source is compiled in memory on every call"
+    return {"tree": found["tree"], "target": found["target"], "c_library": found["c_library"] or "unknown",
+            "private_folder": found["private_folder"], "refused": found["refused"], "bytecode": bytecode,
+            "warm_image": found["warm_image"] or "not used (no private folder)",
+            "wasmtime_root": found["wasmtime_root"]
+            or "none: pywasm only (no native library for this target and C library)"}
 
 
 def facts() -> dict[str, Any]:
