@@ -99,6 +99,14 @@ def code_bodies(payload: bytes) -> list[bytes] | None:
     return [payload[start:end] for start, end in spans]
 
 
+def code_section(sections: Sequence[RawSection]) -> tuple[int, list[bytes]] | None:
+    """The index of the code section among ``sections`` and its function bodies; None without one, or when its
+    bodies do not frame."""
+    index = next((i for i, s in enumerate(sections) if s.id == SECTION_CODE), None)
+    bodies = code_bodies(sections[index].payload) if index is not None else None
+    return None if index is None or bodies is None else (index, bodies)
+
+
 def code_payload(bodies: Sequence[bytes]) -> bytes:
     """A code section's payload holding ``bodies``."""
     return encode_u(len(bodies)) + b"".join(encode_u(len(b)) + b for b in bodies)
@@ -147,8 +155,8 @@ def _reencode(wasm: bytes, sections: list[RawSection], at: int, size: int) -> by
     """
     width = 2 + size % 5
     sites = [(i, -1) for i in range(len(sections))] + [(i, 0) for i, s in enumerate(sections) if s.id != 0]
-    code = next((i for i, s in enumerate(sections) if s.id == SECTION_CODE), None)
-    bodies = code_bodies(sections[code].payload) if code is not None else None
+    found = code_section(sections)
+    code, bodies = found if found is not None else (None, None)
     if code is not None and bodies:
         sites += [(code, n + 1) for n in range(len(bodies))]
     index, site = sites[at % len(sites)]
@@ -173,12 +181,10 @@ def _reencode(wasm: bytes, sections: list[RawSection], at: int, size: int) -> by
 
 def _after_end(wasm: bytes, sections: list[RawSection], at: int, data: bytes) -> bytes:
     """Append ``data`` (instructions) after the final ``end`` of one function body, sizes adjusted."""
-    code = next((i for i, s in enumerate(sections) if s.id == SECTION_CODE), None)
-    if code is None:
+    found = code_section(sections)
+    if found is None or not found[1]:
         return wasm
-    bodies = code_bodies(sections[code].payload)
-    if not bodies:
-        return wasm
+    code, bodies = found
     n = at % len(bodies)
     bodies[n] = bodies[n] + data
     sections[code] = RawSection(SECTION_CODE, code_payload(bodies))

@@ -229,7 +229,7 @@ _UNREACHABLE_BODY = b"\x00\x00\x0b"  # no locals, unreachable, end: valid for ev
 
 def reduce(wasm: bytes, sig: str, judge: Callable[[bytes], dict[str, Verdict]] = judge_all) -> bytes:
     """A smaller module with the same disagreement: sections dropped, bodies replaced, while ``sig`` holds."""
-    from .mutate import RawSection, code_bodies, code_payload, join, read_sections
+    from .mutate import RawSection, code_payload, code_section, join, read_sections
 
     def same(candidate: bytes) -> bool:
         return candidate != wasm and signature(judge(candidate)) == sig
@@ -247,9 +247,9 @@ def reduce(wasm: bytes, sig: str, judge: Callable[[bytes], dict[str, Verdict]] =
             if same(candidate):
                 wasm = candidate
         current = read_sections(wasm) or []
-        code = next((i for i, s in enumerate(current) if s.id == 10), None)
-        bodies = code_bodies(current[code].payload) if code is not None else None
-        if code is not None and bodies:
+        found = code_section(current)
+        if found is not None and found[1]:
+            code, bodies = found
             chunk = len(bodies)
             while chunk >= 1:
                 for start in range(0, len(bodies), chunk):
@@ -257,7 +257,7 @@ def reduce(wasm: bytes, sig: str, judge: Callable[[bytes], dict[str, Verdict]] =
                     trial[start:start + chunk] = [_UNREACHABLE_BODY] * len(trial[start:start + chunk])
                     if trial == bodies:
                         continue
-                    current[code] = RawSection(10, code_payload(trial))
+                    current[code] = RawSection(current[code].id, code_payload(trial))
                     candidate = join(wasm, current)
                     if same(candidate):
                         wasm, bodies = candidate, trial
