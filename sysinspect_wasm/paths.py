@@ -45,3 +45,9 @@ def stem(path: str | os.PathLike[str]) -> str:
 def join(folder: str | os.PathLike[str], *parts: str) -> str:
     """``str(PurePosixPath(folder).joinpath(*parts))`` (an absolute part starts over, as there)."""
     return pure(os.path.join(os.fspath(folder), *parts))
+
+
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The whole file at ``path`` (``pathlib.Path.read_bytes`` without pathlib); raises ``OSError``."""
+    with open(path, "rb") as file:
+        return file.read()

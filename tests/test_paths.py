@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pytest
 from hypothesis import given
@@ -26,3 +26,11 @@ def test_any_path_is_spelled_as_pathlib_spells_it(path: str, parts: list[str]) -
     pure = PurePosixPath(path)
     assert (paths.pure(path), paths.name(path), paths.stem(path)) == (str(pure), pure.name, pure.stem)
     assert paths.join(path, *parts) == str(pure.joinpath(*parts))
+
+
+def test_read_bytes_reads_a_whole_file_as_pathlib_does(tmp_path: Path) -> None:
+    file = tmp_path / "m.wasm"
+    file.write_bytes(b"\0asm\1\0\0\0" * 1000)
+    assert paths.read_bytes(str(file)) == paths.read_bytes(file) == file.read_bytes()
+    with pytest.raises(FileNotFoundError):
+        paths.read_bytes(tmp_path / "missing.wasm")

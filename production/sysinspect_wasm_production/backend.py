@@ -8,7 +8,7 @@ import time
 from sysinspect_wasm.backends import WASMTIME
 from sysinspect_wasm.errors import GuestTrap, ModuleLoadError, WasmRuntimeError
 from sysinspect_wasm.executor import Backend, Instance, Module
-from sysinspect_wasm.paths import stem
+from sysinspect_wasm.paths import read_bytes, stem
 from sysinspect_wasm.spec import WASM_PAGE, Limits
 from sysinspect_wasm.store import OFF
 
@@ -298,8 +298,7 @@ class WasmtimeBackend(Backend):
             return WasmtimeModule(loaded.program, warnings=loaded.warnings, cache_status=loaded.status,
                                   artifact=loaded.artifact)
         try:
-            with open(path, "rb") as file:
-                data = file.read()
+            data = read_bytes(path)
         except OSError as exc:
             raise ModuleLoadError(f"cannot read module {name!r} from {path}: {exc}") from None
         return WasmtimeModule(compile_module(self.handle, name, data))

@@ -50,7 +50,7 @@ import os
 import time
 
 from sysinspect_wasm.errors import ModuleLoadError
-from sysinspect_wasm.paths import join
+from sysinspect_wasm.paths import join, read_bytes
 from sysinspect_wasm.records import FrozenRecord
 from sysinspect_wasm.store import COMPILED, LOADED, UNCACHED, WAITING, Damaged, TooLarge, Untrusted, trace
 from sysinspect_wasm.store.fileformat import Formats, verify
@@ -172,15 +172,10 @@ def load_program_file(handle: EngineHandle, name: str, source: str | Path,
         if dfd >= 0:
             os.close(dfd)
     try:
-        data = _read(source)
+        data = read_bytes(source)
     except OSError as exc:
         raise _unreadable(name, source, exc) from None
     return load_program(handle, name, data, source, cache_dir)
-
-
-def _read(source: str | Path) -> bytes:
-    with open(source, "rb") as file:
-        return file.read()
 
 
 def _unreadable(name: str, source: str | Path, exc: OSError) -> ModuleLoadError:
@@ -190,7 +185,7 @@ def _unreadable(name: str, source: str | Path, exc: OSError) -> ModuleLoadError:
 def _read_unchanged(source: str | Path, digest: str) -> bytes | None:
     """The bytes of ``source`` if their digest is still ``digest``, else (or when unreadable) ``None``."""
     try:
-        data = _read(source)
+        data = read_bytes(source)
     except OSError:
         return None
     return data if sha256_hex(data) == digest else None

@@ -284,7 +284,7 @@ class _Call:
 
         if data is None:
             try:
-                data = _read_bytes(path)
+                data = paths.read_bytes(path)
             except OSError as exc:
                 return f"invalid module: cannot read {paths.name(path)}: {exc.strerror or exc}"
         return f"invalid module: {load_problem(data)}"
@@ -366,11 +366,6 @@ class _Call:
         if result.logs:
             response.merge_data({LOGS_KEY: list(result.logs)})
         return response
-
-
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
 
 
 TRAP_WORDS = {
