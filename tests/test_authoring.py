@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from sysinspect_wasm_runtime import authorcli, cli, modcheck, modproject, toolchains
+from sysinspect_wasm_runtime import cli, modcheck, modproject, toolchains
 from sysinspect_wasm_runtime.wasip1 import WASI_MODULE, WASI_SIGNATURES
 
 from sysinspect_wasm import compilers
@@ -425,9 +425,9 @@ def test_the_compilers_table_is_the_one_the_corpus_was_built_with() -> None:
 
 
 def test_the_command_line_hands_every_authors_command_to_authorcli() -> None:
-    assert tuple(authorcli.COMMANDS) == cli.AUTHOR_COMMANDS
+    assert set(cli.AUTHOR_HELP) == {"new", "build", "check", "sdk"}
     done = wasm_runtime("--help")
-    for command in cli.AUTHOR_COMMANDS:
+    for command in cli.AUTHOR_HELP:
         assert f"    {command} " in done.stdout
         assert wasm_runtime(command, "--help").returncode == 0
 

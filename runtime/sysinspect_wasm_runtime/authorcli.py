@@ -17,9 +17,6 @@ from sysinspect_wasm.usage import PROG, UsageError
 from .cli import AUTHOR_HELP
 from .toolchains import LANGUAGES
 
-COMMANDS = AUTHOR_HELP
-"""Each command's one-line help (defined beside the main parser, which lists them without importing this)."""
-
 NEW_EPILOG = """\
 the first module, from an empty folder:
   wasm-runtime new hello --lang go          (the module id is the folder's name: hello)
@@ -54,7 +51,7 @@ The exit status is 1 when any check fails, 0 otherwise. Runs see the host's / re
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"{PROG} {command}", description=COMMANDS[command],
+    parser = argparse.ArgumentParser(prog=f"{PROG} {command}", description=AUTHOR_HELP[command],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     if command == "new":
         parser.epilog = NEW_EPILOG
@@ -132,7 +129,7 @@ def _check(ns: argparse.Namespace) -> int:
 
 
 def main(command: str, args: list[str]) -> int:
-    """Run ``command`` (one of :data:`COMMANDS`) with its arguments; the exit status."""
+    """Run ``command`` (one of :data:`.cli.AUTHOR_HELP`) with its arguments; the exit status."""
     ns = _parser(command).parse_args(args)
     try:
         if command == "new":

@@ -37,8 +37,6 @@ AUTHOR_HELP = {
 }
 """The module authors' commands and their one-line help. Kept here, not in ``authorcli``, so that building this
 parser (every ``run``, ``-l``, ``-i``, ``--help``) does not import the toolkit and its toolchains."""
-AUTHOR_COMMANDS = tuple(AUTHOR_HELP)
-"""The module authors' commands (``authorcli``), imported only when one of them runs."""
 
 
 # -- the command line -------------------------------------------------------
@@ -385,7 +383,7 @@ def cmd_info(ns: argparse.Namespace) -> int:
 
 def _delegated(args: list[str]) -> int | None:
     """Run the commands other packages and modules implement (``diff``, ``cache``, ``new``...); None for the rest."""
-    if args and args[0] in AUTHOR_COMMANDS:  # new, build, check, sdk: the module authors' toolkit
+    if args and args[0] in AUTHOR_HELP:  # new, build, check, sdk: the module authors' toolkit
         from .authorcli import main as author_main
 
         return author_main(args[0], args[1:])

@@ -74,6 +74,8 @@ COMPONENT_VERSION = b"\x0d\x00\x01\x00"
 """The version and layer bytes of a WebAssembly component (what WASI preview 2 modules are)."""
 LOG_STAMP = re.compile(r"^\[\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\] - ")
 WARM_CALLS = 3
+NO_DOC_REQUEST = "an empty request (the module answers no module doc)"
+"""How the run check names its request when the module doc gives none to take an example from."""
 
 
 @dataclass(frozen=True)
@@ -287,7 +289,7 @@ class ModuleCheck:
             return self.skip_rest("the module does not link against WASI preview 1 and the host API (see imports)")
         request, which = self.check_man(module, primary.name)
         run = self.check_run(module, primary.name, request, which)
-        self.check_backends(data, run, request)
+        self.check_backends(run, request)
         self._size(data)
         if self._status("run") != PASS:
             self.add("cold call", SKIP, "the run does not pass, so calls are not timed")
@@ -390,16 +392,16 @@ class ModuleCheck:
         failure = self._failure(run, "the run with option man")
         if failure is not None:
             self.add("man", FAIL, failure)
-            return {}, "an empty request (the module answers no module doc)"
+            return {}, NO_DOC_REQUEST
         ok, doc = _parse_json(run.stdout)
         if not ok:
             self.add("man", FAIL, f"with option man it printed {_snippet(run.stdout) if run.stdout.strip() else 'nothing'}"
                      ", which is not JSON: print the module doc, one JSON object (PROTOCOL.md 1.9)")
-            return {}, "an empty request (the module answers no module doc)"
+            return {}, NO_DOC_REQUEST
         problems = doc_problems(doc)
         if problems:
             self.add("man", FAIL, "with option man it printed no module doc (PROTOCOL.md 1.9): " + "; ".join(problems))
-            return {}, "an empty request (the module answers no module doc)"
+            return {}, NO_DOC_REQUEST
         request, which = example_request(doc)
         counts = ", ".join(f"{key}: {len(doc.get(key) or [])}" for key in ("arguments", "options", "examples"))
         note = "" if request or not doc.get("examples") else \
@@ -436,7 +438,7 @@ class ModuleCheck:
             self.add("run", PASS, f"retcode 0 in {run.seconds * 1000:.0f} ms ({backend}) with {which}", run.seconds)
         return run
 
-    def check_backends(self, data: bytes, run: _Run | None, request: dict[str, Any]) -> None:
+    def check_backends(self, run: _Run | None, request: dict[str, Any]) -> None:
         """``backends``: pywasm answers the run's request as wasmtime did, within its budget."""
         if run is None:
             self.add("backends", SKIP, "there is no run to compare")
