@@ -436,3 +436,11 @@ def test_every_template_names_its_module() -> None:
     for language in toolchains.LANGUAGES:
         for name in modproject.SOURCES[language]:
             assert modproject.PLACEHOLDER in (modproject.TEMPLATES / language / name).read_text(), (language, name)
+
+
+def test_check_takes_a_module_path_under_the_home_folder(tmp_path: Path) -> None:
+    # the path is resolved as every other command resolves it (cli.resolve_module expands ~), not again by hand
+    shutil.copyfile(ROOT / "corpus/lib/runtime/wasm/osrelease-c.wasm", tmp_path / "osrelease-c.wasm")
+    done = wasm_runtime("check", "--json", "--no-timings", "~/osrelease-c.wasm", env={**os.environ, "HOME": str(tmp_path)})
+    assert done.stdout, done.stderr
+    assert json.loads(done.stdout)["module"] == "osrelease-c", done.stdout

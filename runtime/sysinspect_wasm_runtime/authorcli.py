@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from sysinspect_wasm.errors import WasmRuntimeError
+from sysinspect_wasm.library import MODULE_SUFFIX
 from sysinspect_wasm.usage import PROG, UsageError
 
 from .cli import AUTHOR_HELP
@@ -95,7 +96,7 @@ def _module_file(spec: str, sharelib: str | None, embedded: bool) -> tuple[str, 
             raise UsageError(f"{project.output} does not exist: build it first with '{PROG} build {spec}'")
         return project.module_id, project.output
     module_id, where, _ = resolve_module(spec, _sharelib_choice(sharelib, embedded))
-    path = where / f"{module_id}.wasm" if not spec.endswith(".wasm") and "/" not in spec else Path(spec).resolve()
+    path = where / f"{module_id}{MODULE_SUFFIX}"  # resolve_module has told a path from an id, and resolved the path
     if not path.is_file():
         raise UsageError(f"module {spec!r} was not found (in {where}); give a path to a .wasm file, or "
                          "--sharelib/--embedded")
